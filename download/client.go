@@ -1,0 +1,391 @@
+// Package download is gostrap's HTTP client: proxies from the environment, extra CAs, pinned
+// addresses (--resolve), short connect and handshake timeouts, retries through
+// go-retryablehttp with a policy that never retries what cannot get better, ranged resume from a
+// partial file, a stall detector, and sha256 computed while the bytes stream.
+//
+// Rules it keeps:
+//   - every read from the network is capped (the size an index declares, or a fixed maximum);
+//   - certificate and TLS protocol failures, 4xx other than 408/429, and checksum failures are
+//     never retried;
+//   - a server's Retry-After is honoured up to RetryAfterCap, and a longer one gives the source up
+//     instead of sleeping;
+//   - a redirect from https to http is refused;
+//   - responses are never transparently decompressed (DisableCompression), so the bytes hashed
+//     are the bytes the server published.
+package download
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Config is how the client reaches the network. The zero value is usable: defaults fill in.
+type Config struct {
+	// CAFile is a PEM file of extra CAs trusted in addition to the system pool (--ca-file).
+	CAFile string
+	// Resolve pins host:port to an address for this run: entries "host:port:addr", as curl's
+	// --resolve (the guide's hosts-file fix without editing /etc/hosts).
+	Resolve []string
+	// Proxy chooses the proxy per request; nil means HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	ConnectTimeout time.Duration // one TCP connect (default 10s)
+	TLSTimeout     time.Duration // one TLS handshake (default 10s)
+	HeaderTimeout  time.Duration // from request sent to response headers (default 30s)
+	IdleTimeout    time.Duration // a body that delivers nothing this long has stalled (default 15s)
+
+	RetryMax      int           // retries of one request (default 3)
+	RetryWaitMin  time.Duration // first backoff (default 200ms)
+	RetryWaitMax  time.Duration // longest backoff (default 4s)
+	RetryAfterCap time.Duration // longest Retry-After obeyed (default 10s)
+
+	// Progress reports transfers; nil reports nothing.
+	Progress Progress
+	// Logf receives one line per retry and resume; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Client is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	pins    map[string]string // "host:port" -> "addr:port"
+	roots   *x509.CertPool
+	dialer  *net.Dialer
+	http    *http.Client
+	retry   *retryablehttp.Client
+	guarded bool
+}
+
+// TestNetworkEnv, when set to "loopback", makes every client refuse to resolve or dial anything
+// but loopback addresses and --resolve pins. Tests set it so that no test can reach the
+// internet by accident (cmd/go's TESTGONETWORK=panic, made an error).
+const TestNetworkEnv = "GOSTRAP_TEST_NETWORK"
+
+// New builds a client from cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.TLSTimeout <= 0 {
+		cfg.TLSTimeout = 10 * time.Second
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 15 * time.Second
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = 3
+	}
+	if cfg.RetryMax < 0 {
+		cfg.RetryMax = 0
+	}
+	if cfg.RetryWaitMin <= 0 {
+		cfg.RetryWaitMin = 200 * time.Millisecond
+	}
+	if cfg.RetryWaitMax <= 0 {
+		cfg.RetryWaitMax = 4 * time.Second
+	}
+	if cfg.RetryAfterCap <= 0 {
+		cfg.RetryAfterCap = 10 * time.Second
+	}
+	if cfg.Proxy == nil {
+		cfg.Proxy = http.ProxyFromEnvironment
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+
+	pins, err := ParseResolve(cfg.Resolve)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := LoadRoots(cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cfg:     cfg,
+		pins:    pins,
+		roots:   roots,
+		dialer:  &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
+		guarded: os.Getenv(TestNetworkEnv) == "loopback",
+	}
+	tr := &http.Transport{
+		Proxy:                 cfg.Proxy,
+		DialContext:           c.DialContext,
+		TLSClientConfig:       c.TLSConfig(""),
+		TLSHandshakeTimeout:   cfg.TLSTimeout,
+		ResponseHeaderTimeout: cfg.HeaderTimeout,
+		DisableCompression:    true,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       60 * time.Second,
+		// HTTP/1.1 only: a segmented download needs one TCP connection per segment, which a
+		// multiplexed HTTP/2 connection would defeat.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	c.http = &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+	c.retry = &retryablehttp.Client{
+		HTTPClient:   c.http,
+		Logger:       nil,
+		RetryWaitMin: cfg.RetryWaitMin,
+		RetryWaitMax: cfg.RetryWaitMax,
+		RetryMax:     cfg.RetryMax,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		RequestLogHook: func(_ retryablehttp.Logger, r *http.Request, attempt int) {
+			if attempt > 0 {
+				c.cfg.Logf("retrying %s (attempt %d)", redact(r.URL.String()), attempt+1)
+			}
+		},
+	}
+	return c, nil
+}
+
+// Config returns the configuration the client was built with, defaults filled in.
+func (c *Client) Config() Config { return c.cfg }
+
+// TLSConfig is the client's TLS configuration: system roots plus --ca-file, TLS 1.2 or newer.
+func (c *Client) TLSConfig(serverName string) *tls.Config {
+	return &tls.Config{RootCAs: c.roots, MinVersion: tls.VersionTLS12, ServerName: serverName}
+}
+
+// Roots is the pool of trusted CAs: the system's plus --ca-file.
+func (c *Client) Roots() *x509.CertPool { return c.roots }
+
+// Pin returns the address --resolve pins hostport to.
+func (c *Client) Pin(hostport string) (string, bool) {
+	a, ok := c.pins[hostport]
+	return a, ok
+}
+
+// ProxyFor returns the proxy a request to u goes through, or nil for a direct connection.
+func (c *Client) ProxyFor(u *url.URL) (*url.URL, error) {
+	return c.cfg.Proxy(&http.Request{URL: u, Header: http.Header{}})
+}
+
+// LookupHost resolves host as the client's dialer would: pins first, then DNS.
+func (c *Client) LookupHost(ctx context.Context, host, port string) ([]string, error) {
+	if a, ok := c.pins[net.JoinHostPort(host, port)]; ok {
+		h, _, _ := net.SplitHostPort(a)
+		return []string{h}, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{host}, nil
+	}
+	if c.guarded && host != "localhost" {
+		return nil, guardErr(host)
+	}
+	return net.DefaultResolver.LookupHost(ctx, host)
+}
+
+// DialContext dials addr, honouring --resolve pins and the test network guard.
+func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if pinned, ok := c.pins[addr]; ok {
+		addr = pinned
+	} else if c.guarded {
+		host, _, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: guardErr(host)}
+		}
+	}
+	return c.dialer.DialContext(ctx, network, addr)
+}
+
+func guardErr(host string) error {
+	return &net.DNSError{Err: "no such host (" + TestNetworkEnv + "=loopback)", Name: host, IsNotFound: true}
+}
+
+// HTTP returns the underlying client, for callers that do one request without retries (probes).
+func (c *Client) HTTP() *http.Client { return c.http }
+
+// ParseResolve parses --resolve entries "host:port:addr" into "host:port" -> "addr:port".
+func ParseResolve(entries []string) (map[string]string, error) {
+	pins := map[string]string{}
+	for _, e := range entries {
+		for _, e := range strings.Split(e, ",") {
+			e = strings.TrimSpace(e)
+			if e == "" {
+				continue
+			}
+			host, rest, ok1 := strings.Cut(e, ":")
+			port, addr, ok2 := strings.Cut(rest, ":")
+			addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+			if !ok1 || !ok2 || host == "" || port == "" || net.ParseIP(addr) == nil {
+				return nil, fmt.Errorf("invalid --resolve %q: want HOST:PORT:ADDRESS, e.g. go.dev:443:142.250.1.1", e)
+			}
+			pins[net.JoinHostPort(host, port)] = net.JoinHostPort(addr, port)
+		}
+	}
+	return pins, nil
+}
+
+// LoadRoots returns the system roots plus the certificates in caFile (SSL_CERT_FILE and
+// SSL_CERT_DIR work through the system pool as in any Go program).
+func LoadRoots(caFile string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile == "" {
+		return pool, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading --ca-file: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)
+	}
+	return pool, nil
+}
+
+// RedirectError is a redirect gostrap refuses to follow.
+type RedirectError struct {
+	From, To string
+	Reason   string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("redirect from %s to %s refused: %s", redact(e.From), redact(e.To), e.Reason)
+}
+
+func (e *RedirectError) Class() Class {
+	if strings.HasPrefix(e.To, "http:") {
+		return ClassTLSPlaintext
+	}
+	return ClassHTTPStatus
+}
+
+func (e *RedirectError) Hint() string {
+	if strings.HasPrefix(e.To, "http:") {
+		return "the server sent the download to plain HTTP, where anyone on the path can change it; " +
+			"use another source"
+	}
+	return "the server redirects in a loop; use another source"
+}
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	prev := via[len(via)-1]
+	if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return &RedirectError{From: prev.URL.String(), To: req.URL.String(), Reason: "downgrade from https to http"}
+	}
+	if len(via) >= 10 {
+		return &RedirectError{From: via[0].URL.String(), To: req.URL.String(), Reason: "more than 10 redirects"}
+	}
+	return nil
+}
+
+// errRetryAfterTooLong marks a response whose Retry-After exceeds the cap: the source is given
+// up rather than slept on.
+var errRetryAfterTooLong = errors.New("Retry-After longer than the cap")
+
+// checkRetry is the retry policy: retry what can get better (timeouts, resets, 5xx, 408, 429
+// within the Retry-After cap), never what cannot (certificates, TLS protocol, DNS, refused
+// connections, other 4xx).
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, context.Cause(ctx)
+	}
+	if err != nil {
+		return Retryable(err), nil
+	}
+	switch {
+	case resp.StatusCode == http.StatusRequestTimeout:
+		return true, nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		if d, ok := retryAfter(resp); ok && d > c.cfg.RetryAfterCap {
+			return false, nil
+		}
+		return true, nil
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+		return true, nil
+	}
+	return false, nil
+}
+
+// Retryable reports whether a transport error may go away on a second try.
+func Retryable(err error) bool {
+	switch Classify(err) {
+	case ClassTCPTimeout, ClassHTTPStatus, ClassOther:
+		var re *RedirectError
+		return !errors.As(err, &re)
+	}
+	return false
+}
+
+func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	d := retryablehttp.DefaultBackoff(min, max, attempt, resp)
+	if d > c.cfg.RetryAfterCap {
+		d = c.cfg.RetryAfterCap
+	}
+	return d
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date).
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, 1<<32)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// do sends req with retries and returns a response whose status the caller checks.
+func (c *Client) do(ctx context.Context, method, rawURL string, header http.Header) (*http.Response, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, rawURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	resp, err := c.retry.Do(req)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// UserAgent identifies gostrap to servers.
+var UserAgent = "gostrap/0.1 (+https://github.com/gostrap/gostrap)"
+
+// statusError turns a response with an unexpected status into an *HTTPError, closing its body.
+func statusError(resp *http.Response) error {
+	defer resp.Body.Close()
+	e := &HTTPError{URL: resp.Request.URL.String(), StatusCode: resp.StatusCode, Status: resp.Status}
+	if d, ok := retryAfter(resp); ok {
+		e.RetryAfter = d
+	}
+	return e
+}

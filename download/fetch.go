@@ -1,0 +1,455 @@
+package download
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Get fetches a small document (an index, a version list, a checksum-database tile) whole,
+// with retries, refusing a body longer than max bytes.
+func (c *Client) Get(ctx context.Context, rawURL string, max int64) ([]byte, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, err := c.do(rctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > max {
+		return nil, &TooLargeError{URL: rawURL, Max: max}
+	}
+	timer := time.AfterFunc(c.cfg.IdleTimeout, func() { cancel(ErrStalled) })
+	defer timer.Stop()
+	var buf bytes.Buffer
+	r := &io.LimitedReader{R: resp.Body, N: max + 1}
+	p := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(p)
+		if n > 0 {
+			timer.Reset(c.cfg.IdleTimeout)
+			buf.Write(p[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, bodyErr(rctx, rawURL, err)
+		}
+	}
+	if r.N <= 0 {
+		return nil, &TooLargeError{URL: rawURL, Max: max}
+	}
+	return buf.Bytes(), nil
+}
+
+// TooLargeError is a body longer than the cap for it.
+type TooLargeError struct {
+	URL string
+	Max int64
+	// Declared reports that Max is the size a trusted index declares, so a longer body cannot
+	// be the published file.
+	Declared bool
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Declared {
+		return fmt.Sprintf("%s: body longer than the %d bytes the index declares", redact(e.URL), e.Max)
+	}
+	return fmt.Sprintf("%s: body longer than the %d-byte limit", redact(e.URL), e.Max)
+}
+
+func (e *TooLargeError) Class() Class {
+	if e.Declared {
+		return ClassChecksumMismatch
+	}
+	return ClassHTTPStatus
+}
+
+// RangeError is a server's answer to a ranged request that gostrap cannot append safely.
+type RangeError struct {
+	URL    string
+	Detail string
+}
+
+func (e *RangeError) Error() string { return fmt.Sprintf("%s: %s", redact(e.URL), e.Detail) }
+func (e *RangeError) Class() Class  { return ClassHTTPStatus }
+
+// DiskError is a failure writing or reading a local file.
+type DiskError struct {
+	Op, Path string
+	Err      error
+}
+
+func (e *DiskError) Error() string { return fmt.Sprintf("%s %s: %v", e.Op, e.Path, e.Err) }
+func (e *DiskError) Unwrap() error { return e.Err }
+func (e *DiskError) Class() Class  { return ClassDisk }
+
+// SinkError is an error returned by a FetchRequest's Sink (an extractor refusing the archive):
+// it ends the fetch at once and is never retried.
+type SinkError struct{ Err error }
+
+func (e *SinkError) Error() string { return e.Err.Error() }
+func (e *SinkError) Unwrap() error { return e.Err }
+
+// FetchRequest describes one large download into the cache.
+type FetchRequest struct {
+	URL string
+	// Partial is the file the bytes go to. Bytes already in it are kept and the transfer resumes
+	// after them (an interrupted earlier run, or another source that failed mid-way). The caller
+	// renames it into place after verification, or removes it.
+	Partial string
+	// Size is the size a trusted index declares, 0 when unknown. The body is capped at it.
+	Size int64
+	// Max caps the body when Size is unknown.
+	Max int64
+	// Sink, when set, receives every byte in order, those replayed from Partial first: the
+	// streaming extractor reads from it while the download runs.
+	Sink io.Writer
+	// Label names the transfer in progress output.
+	Label string
+}
+
+// FetchResult is what a completed fetch produced.
+type FetchResult struct {
+	Size    int64  // bytes in the file
+	SHA256  string // lower-case hex of the whole file
+	Fetched int64  // bytes that crossed the network in this call
+	Resumed int64  // bytes that were already in the partial file
+}
+
+// maxResumes bounds how often one fetch reconnects after a broken body.
+const maxResumes = 8
+
+// Fetch downloads req.URL into req.Partial, resuming from what is already there with a Range
+// request, reconnecting after a broken body, hashing as the bytes arrive.
+func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, err error) {
+	limit := req.Size
+	if limit <= 0 {
+		limit = req.Max
+	}
+	if limit <= 0 {
+		return res, fmt.Errorf("fetch %s: no size limit", redact(req.URL))
+	}
+	f, err := os.OpenFile(req.Partial, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return res, &DiskError{Op: "open", Path: req.Partial, Err: err}
+	}
+	defer func() {
+		f.Close()
+		if err != nil && res.Resumed+res.Fetched == 0 {
+			// Nothing to resume from: leave no empty file behind.
+			os.Remove(req.Partial)
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return res, &DiskError{Op: "stat", Path: req.Partial, Err: err}
+	}
+	have := st.Size()
+	if have > limit {
+		if err := f.Truncate(0); err != nil {
+			return res, &DiskError{Op: "truncate", Path: req.Partial, Err: err}
+		}
+		have = 0
+	}
+
+	h := sha256.New()
+	if have > 0 {
+		if err := replay(f, have, h, req.Sink); err != nil {
+			return res, err
+		}
+		c.cfg.Logf("resuming %s from byte %d", req.Label, have)
+	}
+	res.Resumed = have
+
+	var tr Tracker = nopTracker{}
+	if c.cfg.Progress != nil {
+		tr = c.cfg.Progress.Start(req.Label, req.Size, have)
+	}
+	defer tr.Finish()
+
+	st8 := &stream{c: c, req: req, f: f, h: h, tr: tr, limit: limit, have: have}
+	failures := 0
+	for req.Size <= 0 || st8.have < req.Size {
+		before := st8.have
+		done, err := st8.once(ctx)
+		res.Fetched += st8.have - before
+		if err == nil && done {
+			break
+		}
+		if err == nil {
+			continue
+		}
+		if !resumable(err) || ctx.Err() != nil {
+			return res, err
+		}
+		if st8.have == before {
+			failures++
+		} else {
+			failures = 0
+		}
+		if failures >= maxResumes {
+			return res, err
+		}
+		wait := c.backoff(c.cfg.RetryWaitMin, c.cfg.RetryWaitMax, failures, nil)
+		c.cfg.Logf("%s: %v; resuming from byte %d in %s", req.Label, err, st8.have, wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return res, context.Cause(ctx)
+		case <-time.After(wait):
+		}
+	}
+	res.Size = st8.have
+	res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return res, nil
+}
+
+// replay feeds the first n bytes of f to h and sink.
+func replay(f *os.File, n int64, h hash.Hash, sink io.Writer) error {
+	w := io.Writer(h)
+	if sink != nil {
+		w = io.MultiWriter(h, &sinkWriter{sink})
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(f, 0, n)); err != nil {
+		var se *SinkError
+		if errors.As(err, &se) {
+			return se
+		}
+		return &DiskError{Op: "read", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+type sinkWriter struct{ w io.Writer }
+
+func (s *sinkWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		return n, &SinkError{err}
+	}
+	return n, nil
+}
+
+// stream is one fetch in progress: the file, the hash and how far they have got.
+type stream struct {
+	c       *Client
+	req     FetchRequest
+	f       *os.File
+	h       hash.Hash
+	tr      Tracker
+	limit   int64
+	have    int64
+	noRange bool // the server answered a Range request with 416: ask for the whole body
+}
+
+// once makes one request and copies its body, reporting whether the file is complete.
+func (s *stream) once(ctx context.Context) (done bool, err error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	header := http.Header{}
+	if s.have > 0 && !s.noRange {
+		header.Set("Range", fmt.Sprintf("bytes=%d-", s.have))
+	}
+	resp, err := s.c.do(rctx, http.MethodGet, s.req.URL, header)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+
+	skip := int64(0) // bytes at the start of the body we already have
+	switch resp.StatusCode {
+	case http.StatusOK:
+		skip = s.have
+	case http.StatusPartialContent:
+		start, total, err := parseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil {
+			return false, &RangeError{URL: s.req.URL, Detail: err.Error()}
+		}
+		if start != s.have {
+			return false, &RangeError{URL: s.req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", s.have, start)}
+		}
+		if total >= 0 && s.req.Size > 0 && total != s.req.Size {
+			return false, &RangeError{URL: s.req.URL, Detail: fmt.Sprintf("Content-Range total %d, the index declares %d", total, s.req.Size)}
+		}
+	case http.StatusRequestedRangeNotSatisfiable:
+		if s.have > 0 && !s.noRange {
+			s.noRange = true
+			return false, &RangeError{URL: s.req.URL, Detail: "416 to a resume request; fetching the whole body"}
+		}
+		return false, statusError(resp)
+	default:
+		return false, statusError(resp)
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength-skip > s.limit-s.have {
+		return false, &TooLargeError{URL: s.req.URL, Max: s.limit, Declared: s.req.Size > 0}
+	}
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+		// The bytes must be hashed as published; a body re-encoded in transit is not them.
+		return false, &RangeError{URL: s.req.URL, Detail: "server applied Content-Encoding " + enc + " that was not asked for"}
+	}
+
+	idle := s.c.cfg.IdleTimeout
+	timer := time.AfterFunc(idle, func() { cancel(ErrStalled) })
+	defer timer.Stop()
+	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
+
+	if skip > 0 {
+		// The server ignored Range: rather than append a whole body after the partial one,
+		// check that its start is what we have, and continue after it.
+		if err := s.matchPrefix(rctx, body, skip); err != nil {
+			return false, err
+		}
+	}
+
+	buf := make([]byte, 256<<10)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if s.have+int64(n) > s.limit {
+				return false, &TooLargeError{URL: s.req.URL, Max: s.limit, Declared: s.req.Size > 0}
+			}
+			if err := s.write(buf[:n]); err != nil {
+				return false, err
+			}
+		}
+		if rerr == io.EOF {
+			if s.req.Size > 0 && s.have < s.req.Size {
+				return false, io.ErrUnexpectedEOF
+			}
+			return true, nil
+		}
+		if rerr != nil {
+			return false, bodyErr(rctx, s.req.URL, rerr)
+		}
+	}
+}
+
+func (s *stream) write(p []byte) error {
+	if _, err := s.f.WriteAt(p, s.have); err != nil {
+		return &DiskError{Op: "write", Path: s.f.Name(), Err: err}
+	}
+	s.h.Write(p)
+	s.have += int64(len(p))
+	s.tr.Add(int64(len(p)))
+	if s.req.Sink != nil {
+		if _, err := s.req.Sink.Write(p); err != nil {
+			return &SinkError{err}
+		}
+	}
+	return nil
+}
+
+// matchPrefix reads n bytes of body and checks them against the start of the partial file.
+func (s *stream) matchPrefix(ctx context.Context, body io.Reader, n int64) error {
+	got := make([]byte, 64<<10)
+	want := make([]byte, 64<<10)
+	for off := int64(0); off < n; {
+		k := int(min(int64(len(got)), n-off))
+		if _, err := io.ReadFull(body, got[:k]); err != nil {
+			return bodyErr(ctx, s.req.URL, err)
+		}
+		if _, err := s.f.ReadAt(want[:k], off); err != nil {
+			return &DiskError{Op: "read", Path: s.f.Name(), Err: err}
+		}
+		if !bytes.Equal(got[:k], want[:k]) {
+			return &RangeError{URL: s.req.URL, Detail: "server ignored Range and sent different content than the partial download"}
+		}
+		off += int64(k)
+	}
+	return nil
+}
+
+// parseContentRange parses "bytes START-END/TOTAL" (TOTAL may be "*", reported as -1).
+func parseContentRange(v string) (start, total int64, err error) {
+	rest, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return 0, 0, fmt.Errorf("bad Content-Range %q", v)
+	}
+	rng, tot, ok := strings.Cut(rest, "/")
+	a, b, ok2 := strings.Cut(rng, "-")
+	if !ok || !ok2 {
+		return 0, 0, fmt.Errorf("bad Content-Range %q", v)
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, fmt.Errorf("bad Content-Range %q", v)
+	}
+	total = -1
+	if tot != "*" {
+		total, err = strconv.ParseInt(tot, 10, 64)
+		if err != nil || total <= end {
+			return 0, 0, fmt.Errorf("bad Content-Range %q", v)
+		}
+	}
+	return start, total, nil
+}
+
+// idleReader resets the stall timer whenever bytes arrive.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	return n, err
+}
+
+// bodyErr reports a failed body read, naming a stall as a stall rather than a cancellation.
+func bodyErr(ctx context.Context, url string, err error) error {
+	if errors.Is(context.Cause(ctx), ErrStalled) {
+		return fmt.Errorf("%s: %w", redact(url), ErrStalled)
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return fmt.Errorf("%s: reading body: %w", redact(url), err)
+}
+
+// resumable reports whether a fetch may reconnect and continue after err. A stall is not: the
+// source is given up and the next one resumes from the partial file.
+func resumable(err error) bool {
+	var se *SinkError
+	var re *RangeError
+	var tl *TooLargeError
+	var he *HTTPError
+	var de *DiskError
+	switch {
+	case errors.As(err, &se), errors.As(err, &tl), errors.As(err, &he), errors.As(err, &de):
+		return false
+	case errors.As(err, &re):
+		return strings.HasPrefix(re.Detail, "416")
+	case errors.Is(err, ErrStalled), errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	}
+	return Retryable(err)
+}
+
+// Keep moves a verified partial file to its final cache path.
+func Keep(partial, final string) error {
+	if err := os.Rename(partial, final); err != nil {
+		return &DiskError{Op: "rename", Path: final, Err: err}
+	}
+	return nil
+}

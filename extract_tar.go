@@ -1,0 +1,167 @@
+package gostrap
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+)
+
+// smallFile is the size under which a file's bytes are read whole and handed to the writer
+// pool; larger files are written by the reading goroutine itself.
+const smallFile = 1 << 20
+
+type writeJob struct {
+	raw, rel string
+	data     []byte
+	perm     fs.FileMode
+}
+
+// extractTarGz reads a gzip-compressed tar stream from r into x. One goroutine decompresses and
+// parses; a pool of writers creates the files, so decompression and file creation overlap.
+// Reading stops at the end of the tar stream: the caller drains r.
+func extractTarGz(r io.Reader, x *extractor) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return &MalformedArchiveError{err}
+	}
+	zr.Multistream(false)
+	if err := extractTar(zr, x); err != nil {
+		return err
+	}
+	// Read to the end of the gzip member so its CRC and length are checked.
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return &MalformedArchiveError{err}
+	}
+	return nil
+}
+
+func extractTar(r io.Reader, x *extractor) (err error) {
+	tr := tar.NewReader(r)
+	p := newWriterPool(x)
+	defer func() {
+		if perr := p.wait(); err == nil {
+			err = perr
+		}
+	}()
+	buf := make([]byte, 256<<10)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &MalformedArchiveError{err}
+		}
+		if err := p.failed(); err != nil {
+			return err
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := x.mkdir(hdr.Name); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			// Permission bits come from x.mode: setuid, setgid and sticky bits are dropped.
+			if hdr.Size > smallFile {
+				if err := x.file(hdr.Name, hdr.Size, hdr.FileInfo().Mode(), tr, buf); err != nil {
+					return err
+				}
+				continue
+			}
+			rel, err := x.name(hdr.Name, false)
+			if err != nil {
+				return err
+			}
+			if rel == "." {
+				return &UnsafeArchiveError{hdr.Name, "file in place of the root directory"}
+			}
+			if err := x.claim(hdr.Name, rel, hdr.Size); err != nil {
+				return err
+			}
+			data := make([]byte, hdr.Size)
+			if _, err := io.ReadFull(tr, data); err != nil {
+				return &MalformedArchiveError{fmt.Errorf("%s: %w", hdr.Name, err)}
+			}
+			p.submit(writeJob{raw: hdr.Name, rel: rel, data: data, perm: x.mode(rel, hdr.FileInfo().Mode())})
+		default:
+			return &UnsafeArchiveError{hdr.Name, describeTarType(hdr.Typeflag)}
+		}
+	}
+}
+
+func describeTarType(t byte) string {
+	switch t {
+	case tar.TypeSymlink:
+		return "symbolic link"
+	case tar.TypeLink:
+		return "hard link"
+	case tar.TypeChar, tar.TypeBlock:
+		return "device file"
+	case tar.TypeFifo:
+		return "named pipe"
+	case tar.TypeGNUSparse:
+		return "sparse file"
+	}
+	return fmt.Sprintf("entry of type %q", t)
+}
+
+// writerPool writes small files concurrently. The first error stops it.
+type writerPool struct {
+	x    *extractor
+	jobs chan writeJob
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+func newWriterPool(x *extractor) *writerPool {
+	n := workers()
+	p := &writerPool{x: x, jobs: make(chan writeJob, 2*n)}
+	for range n {
+		p.wg.Add(1)
+		go p.run()
+	}
+	return p
+}
+
+func (p *writerPool) run() {
+	defer p.wg.Done()
+	buf := make([]byte, 64<<10)
+	for j := range p.jobs {
+		if p.failed() != nil {
+			continue
+		}
+		err := p.x.write(j.raw, j.rel, int64(len(j.data)), j.perm, bytes.NewReader(j.data), buf)
+		if err != nil {
+			p.fail(err)
+		}
+	}
+}
+
+func (p *writerPool) submit(j writeJob) { p.jobs <- j }
+
+func (p *writerPool) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *writerPool) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// wait closes the pool and returns its first error.
+func (p *writerPool) wait() error {
+	close(p.jobs)
+	p.wg.Wait()
+	return p.failed()
+}
+

@@ -1,0 +1,385 @@
+package gostrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/verify"
+)
+
+// Install installs the release spec asks for and reports how.
+func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report, err error) {
+	start := time.Now()
+	rep = &Report{Attempts: []Attempt{}}
+	defer func() {
+		rep.DurationMS = time.Since(start).Milliseconds()
+		if err != nil {
+			rep.Error = download.Explain(err)
+			err = &InstallError{Report: rep, Err: err}
+		}
+	}()
+
+	// An exact version already installed needs no network at all.
+	if spec.Kind == mirror.Exact {
+		if m, ok := in.layout.intact(spec.Version); ok {
+			return rep, in.already(rep, spec.Version, m)
+		}
+	}
+	srcs, err := in.Sources(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if len(srcs) == 0 {
+		return rep, &NoSourceError{What: spec.String() + " (every source kind is off or excluded by --sources)"}
+	}
+	r := newRun(in, rep, srcs)
+	v, err := r.resolve(ctx, spec)
+	if err != nil {
+		return rep, err
+	}
+	rep.Version = v
+
+	unlock, err := in.layout.lockVersion(v)
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
+	if m, ok := in.layout.intact(v); ok {
+		return rep, in.already(rep, v, m)
+	}
+
+	for _, s := range srcs {
+		if r.dead[s] {
+			continue
+		}
+		st, err := r.try(ctx, s, v)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, context.Cause(ctx)
+			}
+			continue
+		}
+		return rep, r.finish(st, v)
+	}
+	return rep, &NoSourceError{What: v + " for " + in.opts.Platform.String(), Attempts: rep.Attempts}
+}
+
+func (in *Installer) already(rep *Report, v string, m *Meta) error {
+	rep.Version = v
+	rep.GOROOT = in.layout.GOROOT(v)
+	rep.AlreadyInstalled = true
+	rep.Source = &m.Source
+	rep.Verified = &m.Verified
+	if in.opts.Use {
+		unlock, err := in.layout.lockDir()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		return in.layout.setCurrent(v)
+	}
+	return nil
+}
+
+// run is the state of one install: which sources answered, which failed (they are not tried
+// again), the indexes fetched and the checksum-database lookup shared by the candidates.
+type run struct {
+	in   *Installer
+	rep  *Report
+	srcs []*Source
+	dead map[*Source]bool
+
+	indexes map[*Source][]mirror.Release
+
+	h1Mu sync.Mutex
+	h1   map[string]*h1Lookup
+}
+
+func newRun(in *Installer, rep *Report, srcs []*Source) *run {
+	return &run{in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
+		indexes: map[*Source][]mirror.Release{}, h1: map[string]*h1Lookup{}}
+}
+
+// fail records a failed attempt at s. Failures that mean the source cannot be reached mark it
+// dead for the rest of the run.
+func (r *run) fail(s *Source, url, stage string, start time.Time, err error) {
+	p := download.Explain(err)
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: s.URL, Kind: string(s.Kind), URL: download.Redact(url),
+		Stage: stage, Error: p, DurationMS: time.Since(start).Milliseconds()})
+	if p.Class != download.ClassNotFound {
+		r.dead[s] = true
+	}
+	r.in.logf("%s: %s failed: %s: %s", s, stage, p.Class, firstLine(p.Message))
+}
+
+func (r *run) succeed(s *Source, url string, start time.Time) {
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: s.URL, Kind: string(s.Kind), URL: download.Redact(url),
+		Stage: "install", DurationMS: time.Since(start).Milliseconds()})
+}
+
+// officialIndex returns the releases an official source lists, fetching its index once.
+func (r *run) officialIndex(ctx context.Context, s *Source) ([]mirror.Release, error) {
+	if rs, ok := r.indexes[s]; ok {
+		return rs, nil
+	}
+	if r.dead[s] {
+		return nil, errDead
+	}
+	start := time.Now()
+	o := mirror.Official{Base: s.URL}
+	rs, err := o.FetchIndex(ctx, r.in.client, r.in.indexCache())
+	if err != nil {
+		r.fail(s, o.IndexURL(), "index", start, err)
+		r.dead[s] = true
+		return nil, err
+	}
+	r.indexes[s] = rs
+	return rs, nil
+}
+
+var errDead = errors.New("source failed earlier in this run")
+
+func (in *Installer) indexCache() mirror.IndexCache {
+	return mirror.IndexCache{Dir: filepath.Join(in.opts.CacheDir, "index"), TTL: in.opts.IndexTTL}
+}
+
+// resolve turns spec into an exact release, asking the first index that answers.
+func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
+	if spec.Kind == mirror.Exact {
+		return spec.Version, nil
+	}
+	for _, s := range r.srcs {
+		var vs []mirror.Version
+		switch s.Kind {
+		case KindOfficial:
+			rs, err := r.officialIndex(ctx, s)
+			if err != nil {
+				continue
+			}
+			vs = mirror.Versions(rs, r.in.opts.Platform)
+		case KindProxy:
+			var err error
+			if vs, err = r.proxyVersions(ctx, s); err != nil {
+				continue
+			}
+		default:
+			continue
+		}
+		v, err := mirror.Resolve(spec, vs)
+		if err != nil {
+			return "", err
+		}
+		r.in.logf("%s is %s (from %s)", spec, v, s)
+		return v, nil
+	}
+	return "", &NoSourceError{What: "the list of releases to resolve " + spec.String(), Attempts: r.rep.Attempts}
+}
+
+// try installs v from s into a staging tree, or records why it could not.
+func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
+	start := time.Now()
+	p := r.in.opts.Platform
+	var c *candidate
+	switch s.Kind {
+	case KindOfficial:
+		rs, err := r.officialIndex(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		o := mirror.Official{Base: s.URL}
+		f, err := archiveOf(rs, v, p)
+		if err != nil {
+			r.fail(s, o.IndexURL(), "index", start, err)
+			return nil, err
+		}
+		c = &candidate{src: s, url: o.FileURL(f.Filename), cacheName: f.Filename, format: formatOf(f.Filename),
+			size: f.Size, sha256: f.SHA256, trustedBy: "the index at " + download.Redact(o.IndexURL())}
+	case KindMirror:
+		name := p.ArchiveName(v)
+		c = &candidate{src: s, url: s.URL + name, cacheName: name, format: formatOf(name)}
+		if err := r.trustMirror(ctx, c, v); err != nil {
+			r.fail(s, c.url, "verify", start, err)
+			return nil, err
+		}
+	case KindProxy:
+		return r.tryProxy(ctx, s, v, start)
+	default:
+		return nil, errDead
+	}
+	if c.size == 0 {
+		c.max = maxDownload
+	}
+	c.h1 = r.lookupH1(ctx, v)
+	st, err := r.fetchArchive(ctx, c, v)
+	if err != nil {
+		r.fail(s, c.url, stageOf(err), start, err)
+		return nil, err
+	}
+	r.succeed(s, c.url, start)
+	return st, nil
+}
+
+// maxDownload caps an archive whose size no trusted index declares.
+const maxDownload = 1 << 30
+
+func formatOf(name string) string {
+	if strings.HasSuffix(name, ".zip") {
+		return "zip"
+	}
+	return "tar.gz"
+}
+
+// archiveOf finds v's archive for p in an official index.
+func archiveOf(rs []mirror.Release, v string, p mirror.Platform) (mirror.File, error) {
+	rel, ok := mirror.Find(rs, v)
+	if !ok {
+		return mirror.File{}, &mirror.NotFoundError{Spec: mirror.Spec{Kind: mirror.Exact, Version: v}}
+	}
+	f, ok := rel.Archive(p)
+	if !ok {
+		return mirror.File{}, &mirror.NotFoundError{Spec: mirror.Spec{Kind: mirror.Exact, Version: v + " for " + p.String()}}
+	}
+	return f, nil
+}
+
+// trustMirror decides what will vouch for a mirror's archive: the sha256 of the first official
+// index that answers, else the checksum database's record for the toolchain module (checked
+// against the extracted tree), else, only with --insecure-trust-mirror, the mirror's own
+// .sha256 file.
+func (r *run) trustMirror(ctx context.Context, c *candidate, v string) error {
+	p := r.in.opts.Platform
+	for _, s := range r.srcs {
+		if s.Kind != KindOfficial {
+			continue
+		}
+		rs, err := r.officialIndex(ctx, s)
+		if err != nil {
+			continue
+		}
+		if f, err := archiveOf(rs, v, p); err == nil && f.Filename == c.cacheName {
+			c.sha256, c.size = f.SHA256, f.Size
+			c.trustedBy = "the index at " + download.Redact(mirror.Official{Base: s.URL}.IndexURL())
+			return nil
+		}
+	}
+	h1, err := r.lookupH1(ctx, v).wait(ctx)
+	if err == nil {
+		c.treeOnly = true
+		c.trustedBy = "the checksum database " + h1.db
+		return nil
+	}
+	var se *verify.SecurityError
+	if errors.As(err, &se) {
+		return err
+	}
+	if r.in.opts.InsecureTrustMirror {
+		sum, serr := r.in.client.Get(ctx, c.url+".sha256", 1024)
+		if serr != nil {
+			return fmt.Errorf("--insecure-trust-mirror: the mirror's own %s.sha256 is not available either: %w", c.cacheName, serr)
+		}
+		fields := strings.Fields(string(sum))
+		if len(fields) == 0 || len(fields[0]) != 64 {
+			return fmt.Errorf("--insecure-trust-mirror: %s.sha256 holds no sha256", c.cacheName)
+		}
+		c.sha256 = strings.ToLower(fields[0])
+		c.selfTrusted = true
+		c.trustedBy = "the mirror itself (--insecure-trust-mirror)"
+		return nil
+	}
+	return &UntrustedError{File: c.cacheName, Why: err}
+}
+
+// UntrustedError is a download that nothing trustworthy can vouch for.
+type UntrustedError struct {
+	File string
+	Why  error
+}
+
+func (e *UntrustedError) Error() string {
+	return fmt.Sprintf("no trusted checksum for %s: no official index answered and the checksum database could not be reached (%v)",
+		e.File, firstLine(e.Why.Error()))
+}
+
+func (e *UntrustedError) Class() download.Class { return download.ClassUntrusted }
+
+func stageOf(err error) string {
+	switch download.Classify(err) {
+	case download.ClassChecksumMismatch, download.ClassSumDBSecurity, download.ClassUntrusted:
+		return "verify"
+	case download.ClassArchiveUnsafe:
+		return "extract"
+	case download.ClassDisk:
+		return "install"
+	}
+	return "download"
+}
+
+// h1Lookup is a checksum-database lookup of the toolchain module for one version, started
+// once and shared: it runs while the archive downloads.
+type h1Lookup struct {
+	done chan struct{}
+	h1   string
+	db   string
+	err  error
+}
+
+type h1Result struct{ h1, db string }
+
+func (l *h1Lookup) wait(ctx context.Context) (h1Result, error) {
+	select {
+	case <-l.done:
+		return h1Result{l.h1, l.db}, l.err
+	case <-ctx.Done():
+		return h1Result{}, context.Cause(ctx)
+	}
+}
+
+// lookupH1 starts (once per version) the checksum-database lookup for v's toolchain module.
+func (r *run) lookupH1(ctx context.Context, v string) *h1Lookup {
+	r.h1Mu.Lock()
+	defer r.h1Mu.Unlock()
+	if l, ok := r.h1[v]; ok {
+		return l
+	}
+	l := &h1Lookup{done: make(chan struct{})}
+	r.h1[v] = l
+	go func() {
+		defer close(l.done)
+		db, err := r.in.SumDB(ctx)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.db = db.Name()
+		l.h1, l.err = db.Lookup(ctx, mirror.ToolchainModule, r.in.opts.Platform.ToolchainVersion(v))
+	}()
+	return l
+}
+
+// finish commits a verified staging tree and fills in the report.
+func (r *run) finish(st *staged, v string) error {
+	installed, err := r.in.layout.commit(st.dir, v, r.in.opts.Use)
+	if err != nil {
+		os.RemoveAll(st.dir)
+		return err
+	}
+	r.rep.GOROOT = r.in.layout.GOROOT(v)
+	r.rep.Source = &st.meta.Source
+	r.rep.Verified = &st.meta.Verified
+	r.rep.Bytes = st.fetched
+	if !installed {
+		r.rep.AlreadyInstalled = true
+		if m, ok := r.in.layout.intact(v); ok {
+			r.rep.Source, r.rep.Verified = &m.Source, &m.Verified
+		}
+	}
+	return nil
+}

@@ -1,0 +1,411 @@
+package gostrap
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/lockedfile"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror"
+)
+
+// Layout is the install directory:
+//
+//	<Dir>/go1.N.M/            a toolchain (GOROOT), with .gostrap.json recording its origin
+//	<Dir>/go1.N.M.os-arch/    a toolchain for another platform
+//	<Dir>/current             symlink to the toolchain in use
+//	<Dir>/.gostrap/lock       held while the set of toolchains or the current link changes
+//	<Dir>/.gostrap/locks/V    held for the whole install of V
+//	<Dir>/.gostrap/staging/   toolchains being extracted; renamed into place when verified
+//	<Dir>/.gostrap/trash/     toolchains being removed
+type Layout struct {
+	Dir      string
+	Platform mirror.Platform
+}
+
+// Name is the directory name of version v for the layout's platform.
+func (l Layout) Name(v string) string {
+	if l.Platform == mirror.Host() {
+		return v
+	}
+	return v + "." + l.Platform.OS + "-" + l.Platform.Arch
+}
+
+// GOROOT is where version v is installed.
+func (l Layout) GOROOT(v string) string { return filepath.Join(l.Dir, l.Name(v)) }
+
+// Current is the link to the toolchain in use.
+func (l Layout) Current() string { return filepath.Join(l.Dir, "current") }
+
+func (l Layout) state(elem ...string) string {
+	return filepath.Join(append([]string{l.Dir, ".gostrap"}, elem...)...)
+}
+
+// lockDir takes the directory lock: short critical sections that change which toolchains
+// exist or which is current.
+func (l Layout) lockDir() (func(), error) {
+	if err := os.MkdirAll(l.state(), 0o755); err != nil {
+		return nil, &download.DiskError{Op: "create", Path: l.state(), Err: err}
+	}
+	unlock, err := lockedfile.MutexAt(l.state("lock")).Lock()
+	if err != nil {
+		return nil, &download.DiskError{Op: "lock", Path: l.state("lock"), Err: err}
+	}
+	return unlock, nil
+}
+
+// lockVersion takes the lock for installing v: a second install of the same version waits, then
+// finds it installed.
+func (l Layout) lockVersion(v string) (func(), error) {
+	if err := os.MkdirAll(l.state("locks"), 0o755); err != nil {
+		return nil, &download.DiskError{Op: "create", Path: l.state("locks"), Err: err}
+	}
+	p := l.state("locks", l.Name(v)+".lock")
+	unlock, err := lockedfile.MutexAt(p).Lock()
+	if err != nil {
+		return nil, &download.DiskError{Op: "lock", Path: p, Err: err}
+	}
+	return unlock, nil
+}
+
+// newStaging makes a fresh staging directory for v, removing what earlier runs that died
+// mid-install of v left behind (the caller holds v's lock, so nobody else is using them).
+func (l Layout) newStaging(v string) (string, error) {
+	dir := l.state("staging")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", &download.DiskError{Op: "create", Path: dir, Err: err}
+	}
+	if old, _ := filepath.Glob(filepath.Join(dir, l.Name(v)+"-*")); len(old) > 0 {
+		for _, o := range old {
+			os.RemoveAll(o)
+		}
+	}
+	s, err := os.MkdirTemp(dir, l.Name(v)+"-")
+	if err != nil {
+		return "", &download.DiskError{Op: "create", Path: dir, Err: err}
+	}
+	// MkdirTemp makes the directory private; it becomes the GOROOT, readable like any other.
+	if err := os.Chmod(s, 0o755); err != nil {
+		os.Remove(s)
+		return "", &download.DiskError{Op: "chmod", Path: s, Err: err}
+	}
+	return s, nil
+}
+
+// Meta records where an installed toolchain came from. It is written into the staging tree
+// before the rename, so its presence means the tree is complete.
+type Meta struct {
+	Version     string    `json:"version"`
+	Platform    string    `json:"platform"`
+	Source      SourceRef `json:"source"`
+	Verified    Verified  `json:"verified"`
+	InstalledAt time.Time `json:"installed_at"`
+}
+
+const metaFile = ".gostrap.json"
+
+// Installed is one toolchain in the directory.
+type Installed struct {
+	Version string `json:"version"`
+	GOROOT  string `json:"goroot"`
+	Current bool   `json:"current"`
+	Meta    *Meta  `json:"meta,omitempty"`
+}
+
+// intact reports whether v is installed completely: its metadata, VERSION and go command
+// are where an install leaves them.
+func (l Layout) intact(v string) (*Meta, bool) {
+	root := l.GOROOT(v)
+	data, err := os.ReadFile(filepath.Join(root, metaFile))
+	if err != nil {
+		return nil, false
+	}
+	var m Meta
+	if json.Unmarshal(data, &m) != nil || m.Version != v {
+		return nil, false
+	}
+	if got, err := readVERSION(root); err != nil || got != v {
+		return nil, false
+	}
+	if _, err := os.Stat(filepath.Join(root, "bin", "go"+exeSuffix(l.Platform))); err != nil {
+		return nil, false
+	}
+	return &m, true
+}
+
+func exeSuffix(p mirror.Platform) string {
+	if p.OS == "windows" {
+		return ".exe"
+	}
+	return ""
+}
+
+// readVERSION returns the first line of a Go tree's VERSION file.
+func readVERSION(root string) (string, error) {
+	f, err := os.Open(filepath.Join(root, "VERSION"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	if s.Scan() {
+		return strings.TrimSpace(s.Text()), nil
+	}
+	return "", errors.New("empty VERSION file")
+}
+
+// commit renames a verified staging tree into place as v. When v is already installed and
+// intact (another process won the race), the staging tree is removed and false returned. A
+// present but broken tree is moved to the trash first; on any failure the previous state
+// stays as it was.
+func (l Layout) commit(staging, v string, makeCurrent bool) (installed bool, err error) {
+	unlock, err := l.lockDir()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	target := l.GOROOT(v)
+	if _, ok := l.intact(v); ok {
+		os.RemoveAll(staging)
+		return false, nil
+	}
+	var trashed string
+	if _, err := os.Lstat(target); err == nil {
+		trashed, err = l.trash(target)
+		if err != nil {
+			return false, err
+		}
+	}
+	checkpoint("before-rename")
+	if err := os.Rename(staging, target); err != nil {
+		if trashed != "" {
+			os.Rename(trashed, target)
+		}
+		return false, &download.DiskError{Op: "rename", Path: target, Err: err}
+	}
+	checkpoint("after-rename")
+	if trashed != "" {
+		os.RemoveAll(trashed)
+	}
+	if makeCurrent || !l.hasCurrent() {
+		if l.Platform == mirror.Host() {
+			if err := l.setCurrent(v); err != nil {
+				return true, err
+			}
+		}
+	}
+	return true, nil
+}
+
+func (l Layout) trash(path string) (string, error) {
+	dir := l.state("trash")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", &download.DiskError{Op: "create", Path: dir, Err: err}
+	}
+	t := filepath.Join(dir, filepath.Base(path)+"-"+randSuffix())
+	if err := os.Rename(path, t); err != nil {
+		return "", &download.DiskError{Op: "rename", Path: path, Err: err}
+	}
+	return t, nil
+}
+
+func randSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (l Layout) hasCurrent() bool {
+	t, err := os.Readlink(l.Current())
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(l.Dir, t))
+	return err == nil
+}
+
+// CurrentVersion returns the version the current link points at, or "".
+func (l Layout) CurrentVersion() string {
+	t, err := os.Readlink(l.Current())
+	if err != nil {
+		return ""
+	}
+	return filepath.Base(t)
+}
+
+// setCurrent switches the current link atomically: a new link beside it renamed over it.
+func (l Layout) setCurrent(v string) error {
+	tmp := l.state("current-" + randSuffix())
+	if err := os.Symlink(l.Name(v), tmp); err != nil {
+		return &download.DiskError{Op: "symlink", Path: tmp, Err: err}
+	}
+	// The link is made in .gostrap/ so a crash leaves no stray file at the top; its target
+	// is relative to <Dir>, where it is renamed to.
+	if err := os.Rename(tmp, l.Current()); err != nil {
+		os.Remove(tmp)
+		return &download.DiskError{Op: "rename", Path: l.Current(), Err: err}
+	}
+	return nil
+}
+
+// List returns the toolchains installed for the layout's platform, oldest first.
+func (l Layout) List() ([]Installed, error) {
+	ents, err := os.ReadDir(l.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &download.DiskError{Op: "read", Path: l.Dir, Err: err}
+	}
+	cur := l.CurrentVersion()
+	var vs []string
+	byName := map[string]*Meta{}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		v := e.Name()
+		if l.Platform != mirror.Host() {
+			var ok bool
+			v, ok = strings.CutSuffix(v, "."+l.Platform.OS+"-"+l.Platform.Arch)
+			if !ok {
+				continue
+			}
+		}
+		if !mirror.IsRelease(v) {
+			continue
+		}
+		if m, ok := l.intact(v); ok {
+			vs = append(vs, v)
+			byName[v] = m
+		}
+	}
+	mirror.SortVersions(vs)
+	out := make([]Installed, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, Installed{Version: v, GOROOT: l.GOROOT(v), Current: l.Name(v) == cur, Meta: byName[v]})
+	}
+	return out, nil
+}
+
+// NotInstalledError is a command about a version that is not installed.
+type NotInstalledError struct{ Version string }
+
+func (e *NotInstalledError) Error() string { return e.Version + " is not installed" }
+func (e *NotInstalledError) Hint() string {
+	return "run 'gostrap install " + strings.TrimPrefix(e.Version, "go") + "' first, or see 'gostrap list'"
+}
+
+// findInstalled resolves a version request against the installed toolchains.
+func (l Layout) findInstalled(raw string) (string, error) {
+	spec, err := mirror.ParseSpec(raw)
+	if err != nil {
+		return "", err
+	}
+	list, err := l.List()
+	if err != nil {
+		return "", err
+	}
+	var vs []mirror.Version
+	for _, i := range list {
+		vs = append(vs, mirror.Version{Version: i.Version, Stable: mirror.IsStable(i.Version)})
+	}
+	v, err := mirror.Resolve(spec, vs)
+	if err != nil {
+		name := spec.Version
+		if name == "" {
+			name = "latest"
+		}
+		return "", &NotInstalledError{Version: name}
+	}
+	return v, nil
+}
+
+// Use makes an installed version current.
+func (l Layout) Use(raw string) (string, error) {
+	v, err := l.findInstalled(raw)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := l.lockDir()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, ok := l.intact(v); !ok {
+		return "", &NotInstalledError{Version: v}
+	}
+	return v, l.setCurrent(v)
+}
+
+// Uninstall removes an installed version. The tree is first renamed out of the way, so that it
+// disappears at once and a crash midway leaves only trash; the current link is removed with it.
+func (l Layout) Uninstall(raw string) (string, error) {
+	v, err := l.findInstalled(raw)
+	if err != nil {
+		return "", err
+	}
+	unlockV, err := l.lockVersion(v)
+	if err != nil {
+		return "", err
+	}
+	defer unlockV()
+	unlock, err := l.lockDir()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Lstat(l.GOROOT(v)); err != nil {
+		return "", &NotInstalledError{Version: v}
+	}
+	t, err := l.trash(l.GOROOT(v))
+	if err != nil {
+		return "", err
+	}
+	if l.CurrentVersion() == l.Name(v) {
+		os.Remove(l.Current())
+	}
+	if err := os.RemoveAll(t); err != nil {
+		return v, &download.DiskError{Op: "remove", Path: t, Err: err}
+	}
+	return v, nil
+}
+
+// GOROOTFor returns the GOROOT for a version request, or for the current link when raw is empty.
+func (l Layout) GOROOTFor(raw string) (string, string, error) {
+	if raw == "" {
+		if !l.hasCurrent() {
+			return "", "", &NotInstalledError{Version: "any version"}
+		}
+		return l.Current(), l.CurrentVersion(), nil
+	}
+	v, err := l.findInstalled(raw)
+	if err != nil {
+		return "", "", err
+	}
+	return l.GOROOT(v), v, nil
+}
+
+// checkpoint is the crash-test hook: when GOSTRAP_CRASH_AT names this point, the process kills
+// itself there, as a power cut would, so the tests can check what the next run finds.
+func checkpoint(name string) {
+	if at := os.Getenv("GOSTRAP_CRASH_AT"); at != "" && at == name {
+		p, _ := os.FindProcess(os.Getpid())
+		if runtime.GOOS == "windows" {
+			os.Exit(137)
+		}
+		p.Kill()
+		select {}
+	}
+}
+

@@ -1,0 +1,157 @@
+package gostrap
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gostrap/gostrap/download"
+)
+
+// Report is the record of one install: the --json output (DESIGN.md, CLI contract).
+type Report struct {
+	Version  string     `json:"version"`
+	GOROOT   string     `json:"goroot"`
+	Source   *SourceRef `json:"source"`
+	Verified *Verified  `json:"verified"`
+	// Attempts lists every source tried, in order, with why it failed (error is null for the
+	// one that succeeded).
+	Attempts   []Attempt `json:"attempts"`
+	Bytes      int64     `json:"bytes"`
+	DurationMS int64     `json:"duration_ms"`
+	// AlreadyInstalled is true when the version was present and intact: nothing was done.
+	AlreadyInstalled bool `json:"already_installed"`
+	// Error is the final failure, when the install failed.
+	Error *download.Problem `json:"error,omitempty"`
+}
+
+// SourceRef names where the installed bytes came from.
+type SourceRef struct {
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+}
+
+// Verified says what vouched for the installed bytes.
+type Verified struct {
+	// Method is how: sha256, sumdb, sumdb-tree, sumdb-offline, mirror-self, or several joined
+	// with "+" when more than one held (sha256+sumdb-tree).
+	Method string `json:"method"`
+	// Digest is the digest that was checked (sha256:<hex> or h1:<base64>).
+	Digest string `json:"digest"`
+	SHA256 string `json:"sha256,omitempty"`
+	H1     string `json:"h1,omitempty"`
+	// TrustedBy names the root the expected digest came from.
+	TrustedBy string `json:"trusted_by,omitempty"`
+}
+
+// Attempt is one source tried.
+type Attempt struct {
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	URL    string `json:"url"`
+	// Stage is what was being done: index, download, verify, extract or install.
+	Stage      string            `json:"stage,omitempty"`
+	Error      *download.Problem `json:"error"`
+	DurationMS int64             `json:"duration_ms"`
+}
+
+// Exit codes (DESIGN.md).
+const (
+	ExitOK           = 0
+	ExitFailure      = 1
+	ExitUsage        = 2
+	ExitNoSource     = 3
+	ExitVerification = 4
+)
+
+// ExitCode is the process exit code for a report: a verification failure anywhere outranks an
+// outage, and an outage (every source unreachable or without the release) is 3.
+func (r *Report) ExitCode() int {
+	if r.Error == nil {
+		return ExitOK
+	}
+	if r.Error.Class.Verification() {
+		return ExitVerification
+	}
+	for _, a := range r.Attempts {
+		if a.Error != nil && a.Error.Class.Verification() {
+			return ExitVerification
+		}
+	}
+	if r.Error.Class.Unreachable() {
+		return ExitNoSource
+	}
+	return ExitFailure
+}
+
+// InstallError is a failed install; its Report says why, source by source.
+type InstallError struct {
+	Report *Report
+	Err    error
+}
+
+func (e *InstallError) Error() string { return e.Err.Error() }
+func (e *InstallError) Unwrap() error { return e.Err }
+
+// NoSourceError is the end of a run in which no source could serve the request.
+type NoSourceError struct {
+	What     string
+	Attempts []Attempt
+}
+
+func (e *NoSourceError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no source could serve %s", e.What)
+	for _, a := range e.Attempts {
+		if a.Error == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n\t%s %s: %s: %s", a.Kind, download.Redact(a.Source), a.Error.Class, firstLine(a.Error.Message))
+	}
+	return b.String()
+}
+
+// Class is the class of the most telling attempt: a verification failure, else the first
+// failure (the preferred source's).
+func (e *NoSourceError) Class() download.Class {
+	first := download.Class("")
+	for _, a := range e.Attempts {
+		if a.Error == nil {
+			continue
+		}
+		if a.Error.Class.Verification() {
+			return a.Error.Class
+		}
+		if first == "" {
+			first = a.Error.Class
+		}
+	}
+	if first == "" || !first.Unreachable() && !first.Verification() {
+		return download.ClassNotFound
+	}
+	return first
+}
+
+func (e *NoSourceError) Hint() string {
+	for _, a := range e.Attempts {
+		if a.Error != nil && a.Error.Class.Verification() {
+			return a.Error.Hint
+		}
+	}
+	return "each source's cause is listed above; run 'gostrap doctor' to see what this network allows, " +
+		"or carry Go in with an offline bundle (gostrap bundle create, then --bundle PATH)"
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// ErrorClass returns the class of any error from the library.
+func ErrorClass(err error) download.Class {
+	var ie *InstallError
+	if errors.As(err, &ie) && ie.Report != nil && ie.Report.Error != nil {
+		return ie.Report.Error.Class
+	}
+	return download.Classify(err)
+}

@@ -1,0 +1,398 @@
+package gostrap
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rogpeppe/go-internal/lockedfile"
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/verify"
+)
+
+// candidate is one way to get the bytes: where from, in what format, and what will vouch.
+type candidate struct {
+	src       *Source
+	url       string
+	cacheName string // file name in the download cache
+	format    string // "tar.gz", "zip" (official Windows archive) or "modzip" (toolchain module)
+	size      int64  // declared by a trusted index; 0 when unknown
+	max       int64  // cap when size is unknown
+	sha256    string // trusted sha256, or the mirror's own with selfTrusted
+	trustedBy string
+	// h1 is the checksum-database lookup for the toolchain module, running alongside.
+	h1 *h1Lookup
+	// treeOnly: the checksum database's record is the only trust (sumdb-tree); files the module
+	// leaves out are removed rather than installed unverified.
+	treeOnly    bool
+	selfTrusted bool
+	modVersion  string
+}
+
+// staged is a verified tree in a staging directory, ready to be renamed into place.
+type staged struct {
+	dir     string
+	meta    Meta
+	fetched int64
+}
+
+// cacheEntry is written beside a verified download in the cache: what it is and what vouched
+// for it, so a later install (or an offline one) can reuse it.
+type cacheEntry struct {
+	Size     int64     `json:"size"`
+	SHA256   string    `json:"sha256"`
+	Verified Verified  `json:"verified"`
+	Source   SourceRef `json:"source"`
+	Time     time.Time `json:"time"`
+}
+
+func (in *Installer) dlPath(name string) string {
+	return filepath.Join(in.opts.CacheDir, "dl", name)
+}
+
+func readCacheEntry(final string) (*cacheEntry, bool) {
+	data, err := os.ReadFile(final + ".json")
+	if err != nil {
+		return nil, false
+	}
+	var e cacheEntry
+	if json.Unmarshal(data, &e) != nil || e.Size <= 0 {
+		return nil, false
+	}
+	if st, err := os.Stat(final); err != nil || st.Size() != e.Size {
+		return nil, false
+	}
+	return &e, true
+}
+
+// fetchArchive downloads c (or replays it from the cache), extracts it into a staging tree as
+// the bytes arrive, and verifies it. The staging tree is removed on any failure; the partial
+// download is kept for a later resume unless its bytes were proven bad.
+func (r *run) fetchArchive(ctx context.Context, c *candidate, v string) (st *staged, err error) {
+	in := r.in
+	final := in.dlPath(c.cacheName)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, &download.DiskError{Op: "create", Path: filepath.Dir(final), Err: err}
+	}
+	unlock, err := lockedfile.MutexAt(final + ".lock").Lock()
+	if err != nil {
+		return nil, &download.DiskError{Op: "lock", Path: final + ".lock", Err: err}
+	}
+	defer unlock()
+
+	dir, err := in.layout.newStaging(v)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+
+	req := download.FetchRequest{URL: c.url, Partial: final + ".partial", Size: c.size, Max: c.max,
+		Label: c.cacheName}
+	if e, ok := readCacheEntry(final); ok && (c.sha256 == "" || c.sha256 == e.SHA256) && (c.size == 0 || c.size == e.Size) {
+		// A verified earlier download: replay it from disk (Fetch finds it complete).
+		if err := os.Rename(final, req.Partial); err == nil {
+			req.Size = e.Size
+			in.logf("using cached %s", c.cacheName)
+		}
+	}
+
+	var x *extractor
+	var res download.FetchResult
+	var xerr error
+	switch c.format {
+	case "tar.gz":
+		x, err = newExtractor(dir, "go/", releaseMode)
+		if err != nil {
+			return nil, err
+		}
+		res, err, xerr = streamTarGz(ctx, in.client, req, x)
+	default:
+		res, err = in.client.Fetch(ctx, req)
+		if err == nil {
+			x, xerr = extractZipFile(req.Partial, dir, c)
+		}
+	}
+	if x != nil {
+		defer x.Close()
+	}
+	if err != nil {
+		if badBytes(err) {
+			os.Remove(req.Partial)
+		}
+		return nil, err
+	}
+	checkpoint("after-download")
+
+	ver, verr := r.verify(ctx, c, v, res, x, xerr)
+	if verr != nil {
+		os.Remove(req.Partial)
+		return nil, verr
+	}
+	if got, err := readVERSION(dir); err != nil || got != v {
+		os.Remove(req.Partial)
+		if err != nil {
+			return nil, &UnsafeArchiveError{Entry: "go/VERSION", Reason: "missing: " + err.Error()}
+		}
+		return nil, &UnsafeArchiveError{Entry: "go/VERSION", Reason: fmt.Sprintf("archive holds %s, not %s", got, v)}
+	}
+	if c.treeOnly {
+		// Only the checksum database vouched, and it covers what the module holds: the rest
+		// of the release is not installed unverified.
+		for _, d := range verify.OmittedDirs() {
+			if err := os.RemoveAll(filepath.Join(dir, d)); err != nil {
+				return nil, &download.DiskError{Op: "remove", Path: filepath.Join(dir, d), Err: err}
+			}
+		}
+	}
+	meta := Meta{Version: v, Platform: in.opts.Platform.String(),
+		Source: SourceRef{Kind: string(c.src.Kind), URL: download.Redact(c.url)}, Verified: *ver,
+		InstalledAt: time.Now().UTC().Truncate(time.Second)}
+	data, _ := json.MarshalIndent(meta, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, metaFile), append(data, '\n'), 0o644); err != nil {
+		return nil, &download.DiskError{Op: "write", Path: filepath.Join(dir, metaFile), Err: err}
+	}
+
+	// Keep the verified download for reinstalls and offline use.
+	if err := download.Keep(req.Partial, final); err == nil {
+		e, _ := json.Marshal(cacheEntry{Size: res.Size, SHA256: res.SHA256, Verified: *ver, Source: meta.Source, Time: meta.InstalledAt})
+		mirror.WriteFileAtomic(final+".json", e, 0o644)
+	}
+	return &staged{dir: dir, meta: meta, fetched: res.Fetched}, nil
+}
+
+// badBytes reports whether a failed fetch proved the partial file's bytes wrong (as opposed to
+// the network failing, after which the partial file is worth resuming).
+func badBytes(err error) bool {
+	var re *download.RangeError
+	if errors.As(err, &re) {
+		return true
+	}
+	return download.Classify(err).Verification()
+}
+
+// streamTarGz downloads req while extracting it: the bytes go to the cache file, the hash and
+// the extractor at once. An unsafe entry stops the download; a malformed stream does not, so
+// that the download completes and its digest says whether the bytes were tampered with.
+func streamTarGz(ctx context.Context, c *download.Client, req download.FetchRequest, x *extractor) (download.FetchResult, error, error) {
+	pr, pw := io.Pipe()
+	xerrc := make(chan error, 1)
+	go func() {
+		err := extractTarGz(pr, x)
+		var unsafe *UnsafeArchiveError
+		var disk *download.DiskError
+		if errors.As(err, &unsafe) || errors.As(err, &disk) {
+			pr.CloseWithError(err)
+		} else {
+			io.Copy(io.Discard, pr)
+		}
+		xerrc <- err
+	}()
+	req.Sink = pw
+	res, err := c.Fetch(ctx, req)
+	pw.CloseWithError(err)
+	xerr := <-xerrc
+	if err != nil {
+		var se *download.SinkError
+		if errors.As(err, &se) {
+			return res, se.Err, nil
+		}
+		return res, err, nil
+	}
+	return res, nil, xerr
+}
+
+// extractZipFile extracts a downloaded zip: the official Windows archive (prefix go/) or a
+// toolchain module zip, checked first as a module zip with golang.org/x/mod/zip.
+func extractZipFile(path, dir string, c *candidate) (*extractor, error) {
+	prefix, mode := "go/", releaseMode
+	if c.format == "modzip" {
+		m := module.Version{Path: mirror.ToolchainModule, Version: c.modVersion}
+		if _, err := modzip.CheckZip(m, path); err != nil {
+			return nil, &MalformedArchiveError{fmt.Errorf("not a valid module zip: %w", err)}
+		}
+		prefix, mode = m.Path+"@"+m.Version+"/", toolchainMode
+	}
+	x, err := newExtractor(dir, prefix, mode)
+	if err != nil {
+		return nil, err
+	}
+	if c.format == "modzip" {
+		x.rename = verify.ReleaseName
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return x, &download.DiskError{Op: "open", Path: path, Err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return x, &download.DiskError{Op: "stat", Path: path, Err: err}
+	}
+	zr, err := zip.NewReader(f, st.Size())
+	if err != nil {
+		return x, &MalformedArchiveError{err}
+	}
+	return x, extractZip(zr, x)
+}
+
+// verify checks what was downloaded and extracted against the candidate's trust, strongest
+// first, and returns what held.
+func (r *run) verify(ctx context.Context, c *candidate, v string, res download.FetchResult, x *extractor, xerr error) (*Verified, error) {
+	ver := &Verified{TrustedBy: c.trustedBy}
+	var methods []string
+	if c.sha256 != "" {
+		if err := verify.SHA256(c.cacheName, c.sha256, res.SHA256, c.trustedBy); err != nil {
+			return nil, err
+		}
+		ver.SHA256 = "sha256:" + res.SHA256
+		ver.Digest = ver.SHA256
+		if c.selfTrusted {
+			methods = append(methods, verify.MethodMirrorSelf)
+		} else {
+			methods = append(methods, verify.MethodSHA256)
+		}
+	}
+	if xerr != nil {
+		if c.format == "modzip" || c.treeOnly {
+			return nil, &verify.SecurityError{Detail: fmt.Sprintf("verifying %s: the download cannot match the checksum database: %v", c.cacheName, xerr)}
+		}
+		return nil, xerr
+	}
+
+	switch {
+	case c.format == "modzip":
+		h1, err := c.h1.wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		got, err := x.hashes.H1Prefixed(mirror.ToolchainModule + "@" + c.modVersion + "/")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkH1(c.modVersion, got, h1); err != nil {
+			return nil, err
+		}
+		ver.H1, ver.Digest = got, got
+		methods = append(methods, verify.MethodSumDB)
+		ver.TrustedBy = "the checksum database " + h1.db
+	case c.treeOnly || !c.selfTrusted:
+		// The tree hash: the only trust for a mirror with no index, a second one otherwise,
+		// recorded when the checksum database answers in time.
+		h1, err := c.h1.waitBriefly(ctx, c.treeOnly)
+		if err != nil {
+			if c.treeOnly {
+				return nil, err
+			}
+			var se *verify.SecurityError
+			if errors.As(err, &se) {
+				r.in.logf("warning: the checksum database misbehaved; %s is verified by its official sha256 alone:\n%v", c.cacheName, err)
+			}
+			break
+		}
+		modVersion := r.in.opts.Platform.ToolchainVersion(v)
+		got, err := x.hashes.ToolchainH1(modVersion)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkH1(modVersion, got, h1); err != nil {
+			return nil, err
+		}
+		ver.H1 = got
+		if ver.Digest == "" {
+			ver.Digest = got
+		}
+		methods = append(methods, verify.MethodSumDBTree)
+	}
+	if len(methods) == 0 {
+		return nil, &UntrustedError{File: c.cacheName, Why: errors.New("no digest was checked")}
+	}
+	ver.Method = verify.Combine(methods...)
+	return ver, nil
+}
+
+func checkH1(modVersion, got string, logged h1Result) error {
+	if got == logged.h1 {
+		return nil
+	}
+	return &verify.SecurityError{Detail: fmt.Sprintf("verifying %s@%s: checksum mismatch\n\tdownloaded: %s\n\t%s: %s\n\n"+
+		"This download does NOT match the one reported by the checksum server.\n"+
+		"The bits may have been replaced on the origin server, or an attacker may\n"+
+		"have intercepted the download attempt.", mirror.ToolchainModule, modVersion, got, logged.db, logged.h1)}
+}
+
+// waitBriefly waits for the lookup: fully when it is the only trust, otherwise only a moment
+// past the download, since it only adds a second proof.
+func (l *h1Lookup) waitBriefly(ctx context.Context, required bool) (h1Result, error) {
+	if required {
+		return l.wait(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return l.wait(ctx)
+}
+
+// tryProxy installs v from the golang.org/toolchain module through a GOPROXY list, trusting
+// only the checksum database.
+func (r *run) tryProxy(ctx context.Context, s *Source, v string, start time.Time) (*staged, error) {
+	modVersion := r.in.opts.Platform.ToolchainVersion(v)
+	c := &candidate{src: s, format: "modzip", max: mirror.MaxZipFile, modVersion: modVersion,
+		cacheName: "golang.org-toolchain@" + modVersion + ".zip", h1: r.lookupH1(ctx, v)}
+	var st *staged
+	err := s.proxies.Try(func(base string) error {
+		tp := mirror.ToolchainProxy{Base: base}
+		c.url = tp.ZipURL(modVersion)
+		if err := tp.Info(ctx, r.in.client, modVersion); err != nil {
+			return err
+		}
+		var err error
+		st, err = r.fetchArchive(ctx, c, v)
+		return err
+	})
+	if err != nil {
+		url := c.url
+		if url == "" {
+			url = s.URL
+		}
+		r.fail(s, url, stageOf(err), start, err)
+		return nil, err
+	}
+	r.succeed(s, c.url, start)
+	return st, nil
+}
+
+// proxyVersions lists the Go versions a GOPROXY source offers for the platform.
+func (r *run) proxyVersions(ctx context.Context, s *Source) ([]mirror.Version, error) {
+	if r.dead[s] {
+		return nil, errDead
+	}
+	start := time.Now()
+	var vs []mirror.Version
+	var listURL string
+	err := s.proxies.Try(func(base string) error {
+		tp := mirror.ToolchainProxy{Base: base}
+		listURL = tp.ListURL()
+		var err error
+		vs, err = tp.List(ctx, r.in.client, r.in.opts.Platform)
+		return err
+	})
+	if err != nil {
+		r.fail(s, listURL, "index", start, err)
+		r.dead[s] = true
+		return nil, err
+	}
+	return vs, nil
+}
