@@ -48,7 +48,7 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 			installed[i.Version] = true
 		}
 	}
-	for _, s := range srcs {
+	for _, s := range srcs.indexOrder() {
 		var vs []mirror.Version
 		switch s.Kind {
 		case KindOfficial:
@@ -90,6 +90,9 @@ type Env struct {
 // Env returns the environment for an installed version, or for the current link when raw is
 // empty (so that a later 'gostrap use' takes effect without re-running env).
 func (in *Installer) Env(raw string) (Env, error) {
+	if raw == "" && !in.layout.hasCurrent() {
+		return Env{}, &NotInstalledError{Version: ""}
+	}
 	root, v, err := in.layout.GOROOTFor(raw)
 	if err != nil {
 		return Env{}, err

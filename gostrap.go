@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -214,22 +215,34 @@ type Source struct {
 
 func (s *Source) String() string { return string(s.Kind) + " " + download.Redact(s.URL) }
 
-// Sources returns the configured sources in the order they are tried.
-func (in *Installer) Sources(ctx context.Context) ([]*Source, error) {
-	var out []*Source
+// Sources is the configuration seen as sources.
+type Sources struct {
+	// Order lists where bytes may come from, in the order they are tried (--sources).
+	Order []*Source
+	// Official lists the official sites, whose indexes are trust roots and resolve versions
+	// whether or not the official kind serves bytes in this run (--sources mirror still
+	// checks a mirror's archive against the official index). Empty with --offline.
+	Official []*Source
+}
+
+// Sources returns the configured sources.
+func (in *Installer) Sources(ctx context.Context) (*Sources, error) {
+	set := &Sources{}
 	kinds := in.opts.Sources
 	if in.opts.Offline {
 		kinds = []Kind{KindBundle}
+	} else {
+		for _, u := range configured(in.opts.Official, mirror.CatalogueOfficial) {
+			set.Official = append(set.Official, &Source{Kind: KindOfficial, URL: mirror.NormalizeBase(u.url), Builtin: u.builtin})
+		}
 	}
 	for _, k := range kinds {
 		switch k {
 		case KindOfficial:
-			for _, u := range configured(in.opts.Official, mirror.CatalogueOfficial) {
-				out = append(out, &Source{Kind: k, URL: mirror.NormalizeBase(u.url), Builtin: u.builtin})
-			}
+			set.Order = append(set.Order, set.Official...)
 		case KindMirror:
 			for _, u := range configured(in.opts.Mirrors, mirror.CatalogueMirrors) {
-				out = append(out, &Source{Kind: k, URL: mirror.NormalizeBase(u.url), Builtin: u.builtin})
+				set.Order = append(set.Order, &Source{Kind: k, URL: mirror.NormalizeBase(u.url), Builtin: u.builtin})
 			}
 		case KindProxy:
 			list, builtin, err := in.proxyList(ctx)
@@ -237,15 +250,27 @@ func (in *Installer) Sources(ctx context.Context) ([]*Source, error) {
 				return nil, err
 			}
 			if list != nil && !list.Off() {
-				out = append(out, &Source{Kind: k, URL: list.String(), Builtin: builtin, proxies: list})
+				set.Order = append(set.Order, &Source{Kind: k, URL: list.String(), Builtin: builtin, proxies: list})
 			}
 		case KindBundle:
 			for _, b := range in.opts.Bundles {
-				out = append(out, &Source{Kind: k, URL: b})
+				set.Order = append(set.Order, &Source{Kind: k, URL: b})
 			}
 		}
 	}
-	return out, nil
+	return set, nil
+}
+
+// indexOrder is the order indexes are asked to resolve a version: the sources in order, then
+// the official sites that serve no bytes in this run.
+func (s *Sources) indexOrder() []*Source {
+	out := slices.Clone(s.Order)
+	for _, o := range s.Official {
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 type configuredURL struct {

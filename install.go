@@ -37,7 +37,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 	if err != nil {
 		return rep, err
 	}
-	if len(srcs) == 0 {
+	if len(srcs.Order) == 0 {
 		return rep, &NoSourceError{What: spec.String() + " (every source kind is off or excluded by --sources)"}
 	}
 	r := newRun(in, rep, srcs)
@@ -56,7 +56,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		return rep, in.already(rep, v, m)
 	}
 
-	for _, s := range srcs {
+	for _, s := range srcs.Order {
 		if r.dead[s] {
 			continue
 		}
@@ -94,7 +94,7 @@ func (in *Installer) already(rep *Report, v string, m *Meta) error {
 type run struct {
 	in   *Installer
 	rep  *Report
-	srcs []*Source
+	srcs *Sources
 	dead map[*Source]bool
 
 	indexes map[*Source][]mirror.Release
@@ -103,7 +103,7 @@ type run struct {
 	h1   map[string]*h1Lookup
 }
 
-func newRun(in *Installer, rep *Report, srcs []*Source) *run {
+func newRun(in *Installer, rep *Report, srcs *Sources) *run {
 	return &run{in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
 		indexes: map[*Source][]mirror.Release{}, h1: map[string]*h1Lookup{}}
 }
@@ -156,7 +156,7 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 	if spec.Kind == mirror.Exact {
 		return spec.Version, nil
 	}
-	for _, s := range r.srcs {
+	for _, s := range r.srcs.indexOrder() {
 		var vs []mirror.Version
 		switch s.Kind {
 		case KindOfficial:
@@ -256,10 +256,7 @@ func archiveOf(rs []mirror.Release, v string, p mirror.Platform) (mirror.File, e
 // .sha256 file.
 func (r *run) trustMirror(ctx context.Context, c *candidate, v string) error {
 	p := r.in.opts.Platform
-	for _, s := range r.srcs {
-		if s.Kind != KindOfficial {
-			continue
-		}
+	for _, s := range r.srcs.Official {
 		rs, err := r.officialIndex(ctx, s)
 		if err != nil {
 			continue
@@ -293,6 +290,11 @@ func (r *run) trustMirror(ctx context.Context, c *candidate, v string) error {
 		c.selfTrusted = true
 		c.trustedBy = "the mirror itself (--insecure-trust-mirror)"
 		return nil
+	}
+	// Say the mirror cannot serve rather than that it is untrusted when it cannot: an outage
+	// is not a verification failure.
+	if _, herr := r.in.client.Head(ctx, c.url); herr != nil {
+		return herr
 	}
 	return &UntrustedError{File: c.cacheName, Why: err}
 }

@@ -301,8 +301,17 @@ func (l Layout) List() ([]Installed, error) {
 // NotInstalledError is a command about a version that is not installed.
 type NotInstalledError struct{ Version string }
 
-func (e *NotInstalledError) Error() string { return e.Version + " is not installed" }
+func (e *NotInstalledError) Error() string {
+	if e.Version == "" {
+		return "no toolchain is current"
+	}
+	return e.Version + " is not installed"
+}
+
 func (e *NotInstalledError) Hint() string {
+	if e.Version == "" {
+		return "run 'gostrap install' first, or 'gostrap use VERSION'"
+	}
 	return "run 'gostrap install " + strings.TrimPrefix(e.Version, "go") + "' first, or see 'gostrap list'"
 }
 
@@ -385,7 +394,7 @@ func (l Layout) Uninstall(raw string) (string, error) {
 func (l Layout) GOROOTFor(raw string) (string, string, error) {
 	if raw == "" {
 		if !l.hasCurrent() {
-			return "", "", &NotInstalledError{Version: "any version"}
+			return "", "", &NotInstalledError{}
 		}
 		return l.Current(), l.CurrentVersion(), nil
 	}

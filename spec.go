@@ -54,9 +54,14 @@ func SpecFromDir(dir string) (spec mirror.Spec, origin string, err error) {
 }
 
 func specFromGoMod(path string, data []byte) (*mirror.Spec, error) {
-	f, err := modfile.ParseLax(path, data, nil)
+	// The project's go.mod is a main module: Parse reads its toolchain line, which ParseLax
+	// (meant for dependencies) skips. A file with directives newer than this parser knows
+	// still yields its go line through ParseLax.
+	f, err := modfile.Parse(path, data, nil)
 	if err != nil {
-		return nil, err
+		if f, err = modfile.ParseLax(path, data, nil); err != nil {
+			return nil, err
+		}
 	}
 	if f.Toolchain != nil && f.Toolchain.Name != "default" {
 		// Toolchain names may carry a suffix (go1.22.3-bigcorp); the release is before it.

@@ -56,6 +56,19 @@ func (c *Client) Get(ctx context.Context, rawURL string, max int64) ([]byte, err
 	return buf.Bytes(), nil
 }
 
+// Head checks that rawURL answers, returning its declared size (-1 when not declared).
+func (c *Client) Head(ctx context.Context, rawURL string) (int64, error) {
+	resp, err := c.do(ctx, http.MethodHead, rawURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, statusError(resp)
+	}
+	resp.Body.Close()
+	return resp.ContentLength, nil
+}
+
 // TooLargeError is a body longer than the cap for it.
 type TooLargeError struct {
 	URL string
@@ -149,8 +162,12 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		return res, &DiskError{Op: "open", Path: req.Partial, Err: err}
 	}
 	defer func() {
+		empty := false
+		if st, serr := f.Stat(); serr == nil && st.Size() == 0 {
+			empty = true
+		}
 		f.Close()
-		if err != nil && res.Resumed+res.Fetched == 0 {
+		if err != nil && empty {
 			// Nothing to resume from: leave no empty file behind.
 			os.Remove(req.Partial)
 		}

@@ -185,6 +185,7 @@ func firstLine(s string) string {
 
 func writeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
 }
@@ -325,6 +326,9 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) > 1 {
 		return usagef("env takes at most one version")
+	}
+	if _, err := (gostrap.Env{}).Render(*shell); err != nil {
+		return &usageError{err.Error()}
 	}
 	opts, err := c.options(stderr)
 	if err != nil {

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/mirror/mirrortest"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv(download.TestNetworkEnv, "loopback")
+	testscript.Main(m, map[string]func(){
+		"gostrap": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// The fixture is built on first use, not at init: the test binary re-executes itself for
+// every gostrap command a script runs.
+var fixture *mirrortest.Fixture
+
+func buildFixture() {
+	f, err := mirrortest.New(mirrortest.Options{Pad: 512 << 10})
+	if err != nil {
+		panic(err)
+	}
+	fixture = f
+}
+
+func TestScript(t *testing.T) {
+	buildFixture()
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Setup:               setupScript,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":  cmdExits,
+			"empty":  cmdEmpty,
+			"digest": cmdDigest,
+		},
+	})
+}
+
+// setupScript starts the servers a script talks to and points gostrap at them only.
+//
+//	$OFFICIAL     official site (index + archives)
+//	$MIRROR       flat mirror
+//	$BADMIRROR    flat mirror whose archives have one byte flipped
+//	$STALLMIRROR  flat mirror that stops sending 40% into every archive
+//	$PROXY        module proxy with the checksum database under /sumdb/
+//	$SUMDBKEY     the checksum database's verifier key
+//	$EVIL         official site whose go1.90.N archives are hostile (see evilArchives)
+//	$CLOSED       a loopback URL nothing listens on
+func setupScript(env *testscript.Env) error {
+	s := mirrortest.Start(deferrer{env}, fixture)
+	tampered := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/golang/")
+		data, ok := fixture.Archive(name)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, name, fixedTime, strings.NewReader(string(mirrortest.Flip(data, len(data)/2))))
+	}))
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := fixture.Archive(strings.TrimPrefix(r.URL.Path, "/golang/"))
+		mirrortest.Stall(fixture.MirrorHandler(), int64(len(data))*4/10).ServeHTTP(w, r)
+	}))
+	evil := httptest.NewServer(evilHandler(evilArchives(env.WorkDir)))
+	for _, srv := range []*httptest.Server{tampered, stall, evil} {
+		srv := srv
+		env.Defer(func() { srv.CloseClientConnections(); srv.Close() })
+	}
+
+	work := env.WorkDir
+	vars := map[string]string{
+		"OFFICIAL":             s.OfficialURL(),
+		"MIRROR":               s.MirrorURL(),
+		"BADMIRROR":            tampered.URL + "/golang/",
+		"STALLMIRROR":          stall.URL + "/golang/",
+		"PROXY":                s.ProxyURL(),
+		"SUMDBKEY":             s.GOSUMDB(),
+		"EVIL":                 evil.URL + "/dl/",
+		"CLOSED":               mirrortest.ClosedURL(),
+		"HOST":                 mirror.Host().String(),
+		"GOSTRAP_DIR":          filepath.Join(work, "go"),
+		"GOSTRAP_CACHE":        filepath.Join(work, "cache"),
+		"GOSTRAP_OFFICIAL":     s.OfficialURL(),
+		"GOSTRAP_MIRRORS":      "off",
+		"GOPROXY":              "off",
+		"GOSUMDB":              s.GOSUMDB(),
+		"GOSTRAP_IDLE_TIMEOUT": "1s",
+		"HOME":                 filepath.Join(work, "home"),
+		"XDG_DATA_HOME":        filepath.Join(work, "xdg"),
+		download.TestNetworkEnv: "loopback",
+	}
+	for k, v := range vars {
+		env.Setenv(k, v)
+	}
+	return nil
+}
+
+type deferrer struct{ env *testscript.Env }
+
+func (d deferrer) Cleanup(f func()) { d.env.Defer(f) }
+
+var fixedTime = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+
+// cmdExits runs a program and checks its exit code: exits N prog args...
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdEmpty checks that a directory is empty or absent: [!] empty DIR
+func cmdEmpty(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: empty DIR")
+	}
+	ents, err := os.ReadDir(ts.MkAbs(args[0]))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		ts.Fatalf("empty: %v", err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if neg && len(names) == 0 {
+		ts.Fatalf("%s is empty", args[0])
+	}
+	if !neg && len(names) > 0 {
+		ts.Fatalf("%s holds %s", args[0], strings.Join(names, ", "))
+	}
+}
+
+// cmdDigest prints one digest over every file's path, mode and contents under DIR.
+func cmdDigest(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: digest DIR")
+	}
+	d, err := treeDigest(ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("digest: %v", err)
+	}
+	ts.Stdout().Write([]byte(d + "\n"))
+}
+
+func treeDigest(root string) (string, error) {
+	h := sha256.New()
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		line := fmt.Sprintf("%s %v", rel, info.Mode())
+		if info.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			line += " " + hex.EncodeToString(sum[:])
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	slices.Sort(lines)
+	for _, l := range lines {
+		h.Write([]byte(l + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// evilArchives are hostile release archives for the host platform, as go1.90.N:
+//
+//	1 an entry ../../evil-dotdot     5 a device file
+//	2 an absolute path into $WORK    6 a header declaring a terabyte
+//	3 a symlink, then a file through it    7 a header declaring fewer bytes than follow
+//	4 a hard link to a file outside
+func evilArchives(work string) map[string][]byte {
+	version := func(v string) mirrortest.Entry {
+		return mirrortest.Entry{Header: tar.Header{Name: "go/VERSION", Typeflag: tar.TypeReg}, Data: []byte(v + "\n")}
+	}
+	reg := func(name, data string) mirrortest.Entry {
+		return mirrortest.Entry{Header: tar.Header{Name: name, Typeflag: tar.TypeReg}, Data: []byte(data)}
+	}
+	out := map[string][]byte{}
+	add := func(n int, entries ...mirrortest.Entry) {
+		v := fmt.Sprintf("go1.90.%d", n)
+		out[v] = mirrortest.RawTarGz(append([]mirrortest.Entry{version(v)}, entries...))
+	}
+	add(1, reg("go/../../evil-dotdot", "pwned"))
+	add(2, reg(filepath.ToSlash(filepath.Join(work, "evil-abs")), "pwned"))
+	add(3, mirrortest.Entry{Header: tar.Header{Name: "go/escape", Typeflag: tar.TypeSymlink, Linkname: work}},
+		reg("go/escape/evil-symlink", "pwned"))
+	add(4, mirrortest.Entry{Header: tar.Header{Name: "go/bin/go", Typeflag: tar.TypeLink, Linkname: filepath.Join(work, "victim")}})
+	add(5, mirrortest.Entry{Header: tar.Header{Name: "go/dev/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}})
+	add(6, mirrortest.Entry{Header: tar.Header{Name: "go/bin/go", Typeflag: tar.TypeReg, Size: 1 << 40}})
+	out["go1.90.7"] = mirrortest.SizeLie("go1.90.7")
+	return out
+}
+
+// evilHandler serves hostile archives under an index that vouches for them: extraction must
+// hold even when the checksum says the bytes are the ones published.
+func evilHandler(archives map[string][]byte) http.Handler {
+	f := &mirrortest.Fixture{Archives: map[string][]byte{}}
+	p := mirror.Host()
+	for v, data := range archives {
+		name := p.ArchiveName(v)
+		f.Archives[name] = data
+		sum := sha256.Sum256(data)
+		f.Index = append(f.Index, mirror.Release{Version: v, Stable: true, Files: []mirror.File{{
+			Filename: name, OS: p.OS, Arch: p.OfficialArch(), Version: v, Kind: "archive",
+			SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}}})
+	}
+	return f.OfficialHandler()
+}

@@ -1,0 +1,127 @@
+package gostrap
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/mirror/mirrortest"
+)
+
+func TestMain(m *testing.M) {
+	// No test may reach beyond loopback.
+	os.Setenv(download.TestNetworkEnv, "loopback")
+	os.Exit(m.Run())
+}
+
+var fixture = func() *mirrortest.Fixture {
+	f, err := mirrortest.New(mirrortest.Options{Pad: 256 << 10})
+	if err != nil {
+		panic(err)
+	}
+	return f
+}()
+
+// testOptions are options that reach only the given servers.
+func testOptions(t *testing.T, s *mirrortest.Servers) Options {
+	t.Helper()
+	tmp := t.TempDir()
+	return Options{
+		Dir:      filepath.Join(tmp, "go"),
+		CacheDir: filepath.Join(tmp, "cache"),
+		Official: []string{s.OfficialURL()},
+		Mirrors:  []string{"off"},
+		GOPROXY:  s.ProxyURL(),
+		GOSUMDB:  s.GOSUMDB(),
+		Log:      testLog{t},
+		Download: download.Config{IdleTimeout: 2 * time.Second, RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond},
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func mustInstaller(t *testing.T, o Options) *Installer {
+	t.Helper()
+	in, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func install(t *testing.T, in *Installer, spec string) (*Report, error) {
+	t.Helper()
+	s, err := mirror.ParseSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.Install(context.Background(), s)
+}
+
+func TestInstallOfficial(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	in := mustInstaller(t, testOptions(t, s))
+	rep, err := install(t, in, "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Version != "go1.22.3" || rep.Source.Kind != "official" {
+		t.Fatalf("installed %s from %s", rep.Version, rep.Source.Kind)
+	}
+	if rep.Verified.Method != "sha256+sumdb-tree" {
+		t.Errorf("verified by %q, want sha256+sumdb-tree", rep.Verified.Method)
+	}
+	got, err := readVERSION(rep.GOROOT)
+	if err != nil || got != "go1.22.3" {
+		t.Fatalf("VERSION = %q, %v", got, err)
+	}
+	st, err := os.Stat(filepath.Join(rep.GOROOT, "bin", "go"))
+	if err != nil || st.Mode().Perm() != 0o755 {
+		t.Fatalf("bin/go: %v %v", st, err)
+	}
+	// The files the module leaves out are installed: the official sha256 covers them.
+	if _, err := os.Stat(filepath.Join(rep.GOROOT, "test", "run.go")); err != nil {
+		t.Error(err)
+	}
+	rep2, err := install(t, in, "1.22")
+	if err != nil || !rep2.AlreadyInstalled {
+		t.Fatalf("second install: %+v %v", rep2, err)
+	}
+}
+
+func TestInstallProxyOnly(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	o := testOptions(t, s)
+	o.Official = []string{mirrortest.ClosedURL()}
+	in := mustInstaller(t, o)
+	rep, err := install(t, in, "1.21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Version != "go1.21.13" || rep.Source.Kind != "proxy" || rep.Verified.Method != "sumdb" {
+		t.Fatalf("got %s from %s verified by %s", rep.Version, rep.Source.Kind, rep.Verified.Method)
+	}
+	if len(rep.Attempts) != 2 || rep.Attempts[0].Error == nil || rep.Attempts[0].Error.Class != download.ClassTCPRefused {
+		t.Fatalf("attempts: %+v", rep.Attempts)
+	}
+	if _, err := os.Stat(filepath.Join(rep.GOROOT, "src", "go.mod")); err != nil {
+		t.Error("_go.mod not mapped back:", err)
+	}
+}
+
+var _ = errors.New
+var _ = http.StatusOK
+var _ = httptest.NewServer
