@@ -164,4 +164,3 @@ func (p *writerPool) wait() error {
 	p.wg.Wait()
 	return p.failed()
 }
-

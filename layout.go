@@ -417,4 +417,3 @@ func checkpoint(name string) {
 		select {}
 	}
 }
-
