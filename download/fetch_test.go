@@ -1,0 +1,350 @@
+package download_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror/mirrortest"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv(download.TestNetworkEnv, "loopback")
+	os.Exit(m.Run())
+}
+
+func blob(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func hexsum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func client(t *testing.T, cfg download.Config) *download.Client {
+	t.Helper()
+	if cfg.RetryWaitMin == 0 {
+		cfg.RetryWaitMin = 5 * time.Millisecond
+		cfg.RetryWaitMax = 20 * time.Millisecond
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Second
+	}
+	c, err := download.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func serve(data []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(data))
+	})
+}
+
+// A download cut at 60% is resumed with Range: the bytes served in all stay under 1.2x the
+// file, and the result is whole.
+func TestFetchResumesCutDownload(t *testing.T) {
+	data := blob(4 << 20)
+	cut := &mirrortest.Cut{H: serve(data), N: 1, Limit: int64(len(data)) * 6 / 10}
+	srv := httptest.NewServer(cut)
+	defer srv.Close()
+	partial := filepath.Join(t.TempDir(), "f.partial")
+	res, err := client(t, download.Config{}).Fetch(context.Background(), download.FetchRequest{
+		URL: srv.URL, Partial: partial, Size: int64(len(data)), Label: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SHA256 != hexsum(data) {
+		t.Fatal("digest differs")
+	}
+	got, _ := os.ReadFile(partial)
+	if !bytes.Equal(got, data) {
+		t.Fatal("file differs")
+	}
+	ratio := float64(cut.Bytes.Load()) / float64(len(data))
+	t.Logf("served %d bytes for a %d-byte file: %.3fx", cut.Bytes.Load(), len(data), ratio)
+	if ratio >= 1.2 {
+		t.Fatalf("served %.2fx the file", ratio)
+	}
+}
+
+// An interrupted run leaves a partial file; the next run resumes from it.
+func TestFetchResumesAcrossRuns(t *testing.T) {
+	data := blob(1 << 20)
+	partial := filepath.Join(t.TempDir(), "f.partial")
+	os.WriteFile(partial, data[:600_000], 0o644)
+	var ranged atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ranged.Store(r.Header.Get("Range"))
+		serve(data).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	res, err := client(t, download.Config{}).Fetch(context.Background(), download.FetchRequest{
+		URL: srv.URL, Partial: partial, Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ranged.Load() != "bytes=600000-" || res.Resumed != 600_000 || res.Fetched != int64(len(data))-600_000 {
+		t.Fatalf("range %q resumed %d fetched %d", ranged.Load(), res.Resumed, res.Fetched)
+	}
+	if res.SHA256 != hexsum(data) {
+		t.Fatal("digest differs")
+	}
+}
+
+// A server that ignores Range gets its prefix checked against the partial file, not appended.
+func TestFetchServerIgnoresRange(t *testing.T) {
+	data := blob(300_000)
+	full := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(data) })
+	for _, tc := range []struct {
+		name    string
+		partial []byte
+		wantErr bool
+	}{
+		{"same content", data[:100_000], false},
+		{"different content", blob(100_000), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(full)
+			defer srv.Close()
+			partial := filepath.Join(t.TempDir(), "f.partial")
+			os.WriteFile(partial, tc.partial, 0o644)
+			res, err := client(t, download.Config{}).Fetch(context.Background(), download.FetchRequest{
+				URL: srv.URL, Partial: partial, Size: int64(len(data))})
+			if tc.wantErr {
+				var re *download.RangeError
+				if !errors.As(err, &re) {
+					t.Fatalf("err = %v, want RangeError", err)
+				}
+				return
+			}
+			if err != nil || res.SHA256 != hexsum(data) {
+				t.Fatalf("err %v, digest ok %v", err, res.SHA256 == hexsum(data))
+			}
+		})
+	}
+}
+
+func TestFetchWrongContentRange(t *testing.T) {
+	data := blob(10_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", len(data)-1, len(data)))
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(data)
+	}))
+	defer srv.Close()
+	partial := filepath.Join(t.TempDir(), "f.partial")
+	os.WriteFile(partial, data[:5000], 0o644)
+	_, err := client(t, download.Config{}).Fetch(context.Background(), download.FetchRequest{
+		URL: srv.URL, Partial: partial, Size: int64(len(data))})
+	var re *download.RangeError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "Content-Range starts at 0") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A body that stops is given up within the idle timeout, classified stalled.
+func TestFetchStall(t *testing.T) {
+	data := blob(200_000)
+	srv := httptest.NewServer(mirrortest.Stall(serve(data), 50_000))
+	defer srv.Close()
+	start := time.Now()
+	_, err := client(t, download.Config{IdleTimeout: 300 * time.Millisecond}).Fetch(context.Background(), download.FetchRequest{
+		URL: srv.URL, Partial: filepath.Join(t.TempDir(), "p"), Size: int64(len(data))})
+	took := time.Since(start)
+	if download.Classify(err) != download.ClassStalled {
+		t.Fatalf("class %q: %v", download.Classify(err), err)
+	}
+	t.Logf("stall detected after %v (idle timeout 300ms)", took)
+	if took > 3*time.Second {
+		t.Fatalf("took %v", took)
+	}
+	srv.CloseClientConnections()
+}
+
+// More bytes than the index declares: refused as not the published file.
+func TestFetchCapsAtDeclaredSize(t *testing.T) {
+	data := blob(10_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(data) // no Content-Length: chunked, longer than declared
+		w.(http.Flusher).Flush()
+		w.Write(data)
+	}))
+	defer srv.Close()
+	_, err := client(t, download.Config{}).Fetch(context.Background(), download.FetchRequest{
+		URL: srv.URL, Partial: filepath.Join(t.TempDir(), "p"), Size: int64(len(data))})
+	if download.Classify(err) != download.ClassChecksumMismatch {
+		t.Fatalf("class %q: %v", download.Classify(err), err)
+	}
+}
+
+func TestFetchRefusesUnaskedEncoding(t *testing.T) {
+	data := blob(10_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zw.Write(data)
+		zw.Close()
+	}))
+	defer srv.Close()
+	_, err := client(t, download.Config{}).Fetch(context.Background(), download.FetchRequest{
+		URL: srv.URL, Partial: filepath.Join(t.TempDir(), "p"), Size: int64(len(data))})
+	if err == nil || !strings.Contains(err.Error(), "Content-Encoding gzip") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// statusServer answers with the given statuses in turn, then 200 with data.
+func statusServer(data []byte, statuses []int, header http.Header) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		if i < len(statuses) {
+			for k, v := range header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(statuses[i])
+			return
+		}
+		w.Write(data)
+	})), &n
+}
+
+func TestRetryPolicy(t *testing.T) {
+	data := []byte("index")
+	for _, tc := range []struct {
+		name     string
+		statuses []int
+		header   http.Header
+		requests int32
+		class    download.Class
+	}{
+		{"5xx retried", []int{500, 502}, nil, 3, ""},
+		{"408 retried", []int{408}, nil, 2, ""},
+		{"429 retried", []int{429}, http.Header{"Retry-After": {"0"}}, 2, ""},
+		{"404 not retried", []int{404}, nil, 1, download.ClassNotFound},
+		{"403 not retried", []int{403}, nil, 1, download.ClassHTTPStatus},
+		{"501 not retried", []int{501}, nil, 1, download.ClassHTTPStatus},
+		{"Retry-After over the cap gives up", []int{429}, http.Header{"Retry-After": {"3600"}}, 1, download.ClassHTTPStatus},
+		{"HTTP-date over the cap gives up", []int{503}, http.Header{"Retry-After": {time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}}, 1, download.ClassHTTPStatus},
+		{"retries run out", []int{500, 500, 500, 500, 500}, nil, 4, download.ClassHTTPStatus},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, n := statusServer(data, tc.statuses, tc.header)
+			defer srv.Close()
+			start := time.Now()
+			got, err := client(t, download.Config{RetryMax: 3}).Get(context.Background(), srv.URL, 1<<10)
+			if n.Load() != tc.requests {
+				t.Errorf("%d requests, want %d", n.Load(), tc.requests)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %v", time.Since(start))
+			}
+			if tc.class == "" {
+				if err != nil || string(got) != "index" {
+					t.Fatalf("got %q, %v", got, err)
+				}
+				return
+			}
+			if c := download.Classify(err); c != tc.class {
+				t.Fatalf("class %q, want %q: %v", c, tc.class, err)
+			}
+			if tc.class == download.ClassNotFound && !errors.Is(err, fs.ErrNotExist) {
+				t.Error("404 does not match fs.ErrNotExist")
+			}
+		})
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	srv, n := statusServer([]byte("ok"), []int{503}, http.Header{"Retry-After": {"1"}})
+	defer srv.Close()
+	start := time.Now()
+	got, err := client(t, download.Config{}).Get(context.Background(), srv.URL, 10)
+	took := time.Since(start)
+	if err != nil || string(got) != "ok" || n.Load() != 2 {
+		t.Fatalf("%q %v after %d requests", got, err, n.Load())
+	}
+	if took < 900*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("waited %v for Retry-After: 1", took)
+	}
+}
+
+// Certificate failures are never retried.
+func TestNoRetryOnCertificateError(t *testing.T) {
+	var handshakes atomic.Int32
+	ca := mirrortest.NewCA("Untrusted Test CA")
+	srv := mirrortest.TLSServer(t, serve([]byte("x")), ca.Leaf(mirrortest.LeafOptions{}), &tls.Config{
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { handshakes.Add(1); return nil, nil },
+	})
+	_, err := client(t, download.Config{RetryMax: 3}).Get(context.Background(), srv.URL, 10)
+	if c := download.Classify(err); c != download.ClassTLSUnknownAuthority {
+		t.Fatalf("class %q: %v", c, err)
+	}
+	if handshakes.Load() != 1 {
+		t.Fatalf("%d handshakes, want 1", handshakes.Load())
+	}
+}
+
+// --ca-file adds a CA; --resolve pins a name to loopback so the certificate's name matches.
+func TestCAFileAndResolve(t *testing.T) {
+	ca := mirrortest.NewCA("Corp Test CA")
+	srv := mirrortest.TLSServer(t, serve([]byte("hello")), ca.Leaf(mirrortest.LeafOptions{Hosts: []string{"dl.corp.test"}}), nil)
+	_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "https://"), ":")
+	u := "https://dl.corp.test:" + port + "/"
+	_, err := client(t, download.Config{}).Get(context.Background(), u, 10)
+	if c := download.Classify(err); c != download.ClassDNS {
+		t.Fatalf("without --resolve: class %q: %v", c, err)
+	}
+	_, err = client(t, download.Config{Resolve: []string{"dl.corp.test:" + port + ":127.0.0.1"}}).Get(context.Background(), u, 10)
+	if c := download.Classify(err); c != download.ClassTLSUnknownAuthority {
+		t.Fatalf("without --ca-file: class %q: %v", c, err)
+	}
+	got, err := client(t, download.Config{Resolve: []string{"dl.corp.test:" + port + ":127.0.0.1"},
+		CAFile: ca.WriteFile(t.TempDir())}).Get(context.Background(), u, 10)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("%q %v", got, err)
+	}
+}
+
+func TestRedirectToHTTPRefused(t *testing.T) {
+	plain := httptest.NewServer(serve([]byte("x")))
+	defer plain.Close()
+	ca := mirrortest.NewCA("CA")
+	tlsSrv := mirrortest.TLSServer(t, http.RedirectHandler(plain.URL, http.StatusFound), ca.Leaf(mirrortest.LeafOptions{}), nil)
+	_, err := client(t, download.Config{CAFile: ca.WriteFile(t.TempDir())}).Get(context.Background(), tlsSrv.URL, 10)
+	var re *download.RedirectError
+	if !errors.As(err, &re) || download.Classify(err) != download.ClassTLSPlaintext {
+		t.Fatalf("err = %v (class %q)", err, download.Classify(err))
+	}
+}
+
+func TestGetCap(t *testing.T) {
+	srv := httptest.NewServer(serve(blob(2000)))
+	defer srv.Close()
+	if _, err := client(t, download.Config{}).Get(context.Background(), srv.URL, 1000); err == nil {
+		t.Fatal("no error for a body over the cap")
+	}
+}
+
