@@ -65,6 +65,11 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 			if ctx.Err() != nil {
 				return rep, context.Cause(ctx)
 			}
+			var se *verify.SecurityError
+			if errors.As(err, &se) {
+				// A possible attack: no other source is tried for these bytes.
+				return rep, err
+			}
 			continue
 		}
 		return rep, r.finish(st, v)

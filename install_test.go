@@ -2,8 +2,6 @@ package gostrap
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -122,6 +120,54 @@ func TestInstallProxyOnly(t *testing.T) {
 	}
 }
 
-var _ = errors.New
-var _ = http.StatusOK
-var _ = httptest.NewServer
+// A download cut at 60% is resumed: the bytes fetched stay under 1.2x the archive.
+func TestInstallResumesCutDownload(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	name := mirrortest.Host.ArchiveName("go1.22.3")
+	size := len(fixture.Archives[name])
+	cut := &mirrortest.Cut{H: fixture.MirrorHandler(), N: 1, Limit: int64(size) * 6 / 10}
+	srv := httptest.NewServer(cut)
+	defer srv.Close()
+	o := testOptions(t, s)
+	o.Mirrors = []string{srv.URL + "/golang/"}
+	o.Sources = []Kind{KindMirror}
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratio := float64(rep.Bytes) / float64(size)
+	t.Logf("archive %d bytes, fetched %d (%.3fx), served %d", size, rep.Bytes, ratio, cut.Bytes.Load())
+	if ratio >= 1.2 || float64(cut.Bytes.Load())/float64(size) >= 1.2 {
+		t.Fatalf("fetched %.2fx the archive", ratio)
+	}
+}
+
+// A source that stalls mid-body is given up within the idle timeout; the next one resumes
+// from the partial file.
+func TestInstallStalledSourceFallsBack(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	name := mirrortest.Host.ArchiveName("go1.22.3")
+	size := int64(len(fixture.Archives[name]))
+	stall := httptest.NewServer(mirrortest.Stall(fixture.OfficialHandler(), size/2))
+	defer stall.Close()
+	defer stall.CloseClientConnections()
+	o := testOptions(t, s)
+	o.Official = []string{stall.URL + "/dl/"}
+	o.Mirrors = []string{s.MirrorURL()}
+	o.Download.IdleTimeout = 500 * time.Millisecond
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := rep.Attempts[0]
+	if a.Error == nil || a.Error.Class != download.ClassStalled || rep.Source.Kind != "mirror" {
+		t.Fatalf("attempts %+v", rep.Attempts)
+	}
+	t.Logf("stalled source given up after %d ms (idle timeout 500 ms); mirror fetched %d of %d bytes", a.DurationMS, rep.Bytes, size)
+	if a.DurationMS > 5000 {
+		t.Fatalf("stall took %d ms to detect", a.DurationMS)
+	}
+	if rep.Bytes >= size {
+		t.Errorf("the mirror refetched the whole archive (%d bytes) instead of resuming", rep.Bytes)
+	}
+}

@@ -347,4 +347,3 @@ func TestGetCap(t *testing.T) {
 		t.Fatal("no error for a body over the cap")
 	}
 }
-
