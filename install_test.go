@@ -171,3 +171,38 @@ func TestInstallStalledSourceFallsBack(t *testing.T) {
 		t.Errorf("the mirror refetched the whole archive (%d bytes) instead of resuming", rep.Bytes)
 	}
 }
+
+// Other platforms: the official Windows zip, and 32-bit ARM named armv6l by the site and arm by
+// the toolchain module.
+func TestInstallOtherPlatforms(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	for _, tc := range []struct {
+		p       mirror.Platform
+		sources []Kind
+		file    string
+	}{
+		{mirror.Platform{OS: "windows", Arch: "amd64"}, []Kind{KindOfficial}, "bin/go.exe"},
+		{mirror.Platform{OS: "windows", Arch: "amd64"}, []Kind{KindProxy}, "bin/go.exe"},
+		{mirror.Platform{OS: "linux", Arch: "arm"}, []Kind{KindOfficial}, "bin/go"},
+		{mirror.Platform{OS: "linux", Arch: "arm"}, []Kind{KindProxy}, "bin/go"},
+	} {
+		o := testOptions(t, s)
+		o.Platform = tc.p
+		o.Sources = tc.sources
+		rep, err := install(t, mustInstaller(t, o), "1.22.3")
+		if err != nil {
+			t.Fatalf("%v from %v: %v", tc.p, tc.sources, err)
+		}
+		if filepath.Base(rep.GOROOT) != "go1.22.3."+tc.p.OS+"-"+tc.p.Arch {
+			t.Errorf("%v installed at %s", tc.p, rep.GOROOT)
+		}
+		data, err := os.ReadFile(filepath.Join(rep.GOROOT, tc.file))
+		if err != nil || !strings.Contains(string(data), tc.p.OS+"/"+tc.p.Arch) {
+			t.Errorf("%v: %s: %q %v", tc.p, tc.file, data, err)
+		}
+		list, _ := mustInstaller(t, o).List()
+		if len(list) != 1 || list[0].Version != "go1.22.3" {
+			t.Errorf("%v: list %+v", tc.p, list)
+		}
+	}
+}
