@@ -49,19 +49,8 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 		}
 	}
 	for _, s := range srcs.indexOrder() {
-		var vs []mirror.Version
-		switch s.Kind {
-		case KindOfficial:
-			rs, err := r.officialIndex(ctx, s)
-			if err != nil {
-				continue
-			}
-			vs = mirror.Versions(rs, in.opts.Platform)
-		case KindProxy:
-			if vs, err = r.proxyVersions(ctx, s); err != nil {
-				continue
-			}
-		default:
+		vs, ok := r.versions(ctx, s)
+		if !ok {
 			continue
 		}
 		names := make([]string, 0, len(vs))

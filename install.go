@@ -162,20 +162,8 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 		return spec.Version, nil
 	}
 	for _, s := range r.srcs.indexOrder() {
-		var vs []mirror.Version
-		switch s.Kind {
-		case KindOfficial:
-			rs, err := r.officialIndex(ctx, s)
-			if err != nil {
-				continue
-			}
-			vs = mirror.Versions(rs, r.in.opts.Platform)
-		case KindProxy:
-			var err error
-			if vs, err = r.proxyVersions(ctx, s); err != nil {
-				continue
-			}
-		default:
+		vs, ok := r.versions(ctx, s)
+		if !ok {
 			continue
 		}
 		v, err := mirror.Resolve(spec, vs)
@@ -186,6 +174,23 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 		return v, nil
 	}
 	return "", &NoSourceError{What: "the list of releases to resolve " + spec.String(), Attempts: r.rep.Attempts}
+}
+
+// versions returns the releases s lists for the platform, reporting false when s has no index
+// or it could not be read (the failure is recorded).
+func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, bool) {
+	switch s.Kind {
+	case KindOfficial:
+		rs, err := r.officialIndex(ctx, s)
+		if err != nil {
+			return nil, false
+		}
+		return mirror.Versions(rs, r.in.opts.Platform), true
+	case KindProxy:
+		vs, err := r.proxyVersions(ctx, s)
+		return vs, err == nil
+	}
+	return nil, false
 }
 
 // try installs v from s into a staging tree, or records why it could not.

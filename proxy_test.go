@@ -4,18 +4,14 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,40 +35,13 @@ func proxyOnly(t *testing.T, s *mirrortest.Servers, goproxy string) Options {
 	return o
 }
 
-// treeDigest is a digest over every path, mode and content under root ("" when root is absent).
 func treeDigest(t *testing.T, root string) string {
 	t.Helper()
-	h := sha256.New()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, _ := d.Info()
-		rel, _ := filepath.Rel(root, p)
-		line := fmt.Sprintf("%s %v", rel, info.Mode())
-		if info.Mode().IsRegular() {
-			data, _ := os.ReadFile(p)
-			s := sha256.Sum256(data)
-			line += " " + hex.EncodeToString(s[:])
-		} else if info.Mode()&fs.ModeSymlink != 0 {
-			l, _ := os.Readlink(p)
-			line += " -> " + l
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if os.IsNotExist(err) {
-		return ""
-	}
+	d, err := mirrortest.TreeDigest(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(lines)
-	for _, l := range lines {
-		h.Write([]byte(l + "\n"))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return d
 }
 
 // withZip serves the fixture's proxy, except that the zip of mod is replaced.

@@ -56,9 +56,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "list", "ls":
 		jsonOut, err = cmdList(ctx, args, stdout, stderr)
 	case "use":
-		err = cmdUse(args, stdout, stderr)
+		err = cmdOne("use", args, stdout, stderr, (*gostrap.Installer).Use, "now using")
 	case "uninstall", "remove", "rm":
-		err = cmdUninstall(args, stdout, stderr)
+		err = cmdOne("uninstall", args, stdout, stderr, (*gostrap.Installer).Uninstall, "removed")
 	case "env":
 		err = cmdEnv(args, stdout, stderr)
 	case "version", "--version":
@@ -111,19 +111,12 @@ func report(err error, jsonOut bool, stderr io.Writer) int {
 func newFlags(name string) *flag.FlagSet { return flag.NewFlagSet(name, flag.ContinueOnError) }
 
 func cmdInstall(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
-	var c common
-	fs := newFlags("install")
-	c.register(fs)
-	pos, err := parse(fs, args)
+	c, pos, in, err := command("install", args, stderr, nil)
 	if err != nil {
-		return false, err
+		return c.json, err
 	}
 	if len(pos) > 1 {
 		return c.json, usagef("install takes one version, got %q", strings.Join(pos, " "))
-	}
-	opts, err := c.options(stderr)
-	if err != nil {
-		return c.json, err
 	}
 	var spec mirror.Spec
 	if len(pos) == 1 {
@@ -139,10 +132,6 @@ func cmdInstall(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 		if origin != "" && !c.quiet {
 			fmt.Fprintf(stderr, "gostrap: %s asks for %s\n", origin, spec)
 		}
-	}
-	in, err := gostrap.New(opts)
-	if err != nil {
-		return c.json, err
 	}
 	rep, err := in.Install(ctx, spec)
 	if c.json {
@@ -191,25 +180,16 @@ func writeJSON(w io.Writer, v any) {
 }
 
 func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
-	var c common
-	fs := newFlags("list")
-	c.register(fs)
-	remote := fs.Bool("remote", false, "list the releases the first answering source offers")
-	all := fs.Bool("all", false, "with --remote, include betas and release candidates")
-	pos, err := parse(fs, args)
+	var remote, all *bool
+	c, pos, in, err := command("list", args, stderr, func(fs *flag.FlagSet) {
+		remote = fs.Bool("remote", false, "list the releases the first answering source offers")
+		all = fs.Bool("all", false, "with --remote, include betas and release candidates")
+	})
 	if err != nil {
-		return false, err
+		return c.json, err
 	}
 	if len(pos) > 0 {
 		return c.json, usagef("list takes no arguments")
-	}
-	opts, err := c.options(stderr)
-	if err != nil {
-		return c.json, err
-	}
-	in, err := gostrap.New(opts)
-	if err != nil {
-		return c.json, err
 	}
 	if *remote {
 		rl, err := in.ListRemote(ctx)
@@ -257,70 +237,50 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) (bool
 	return false, nil
 }
 
-func cmdUse(args []string, stdout, stderr io.Writer) error {
-	var c common
-	fs := newFlags("use")
-	c.register(fs)
-	pos, err := parse(fs, args)
+// cmdOne runs a command that takes one installed version: use, uninstall.
+func cmdOne(name string, args []string, stdout, stderr io.Writer, act func(*gostrap.Installer, string) (string, error), done string) error {
+	c, pos, in, err := command(name, args, stderr, nil)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("use takes one version")
+		return usagef("%s takes one version", name)
 	}
-	opts, err := c.options(stderr)
-	if err != nil {
-		return err
-	}
-	in, err := gostrap.New(opts)
-	if err != nil {
-		return err
-	}
-	v, err := in.Use(pos[0])
+	v, err := act(in, pos[0])
 	if err != nil {
 		return err
 	}
 	if !c.quiet {
-		fmt.Fprintf(stdout, "gostrap: now using %s\n", v)
+		fmt.Fprintf(stdout, "gostrap: %s %s\n", done, v)
 	}
 	return nil
 }
 
-func cmdUninstall(args []string, stdout, stderr io.Writer) error {
-	var c common
-	fs := newFlags("uninstall")
+// command parses a subcommand's common flags (and extra ones) and builds its installer.
+func command(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*common, []string, *gostrap.Installer, error) {
+	c := &common{}
+	fs := newFlags(name)
 	c.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("uninstall takes one version")
+		return c, nil, nil, err
 	}
 	opts, err := c.options(stderr)
 	if err != nil {
-		return err
+		return c, pos, nil, err
 	}
 	in, err := gostrap.New(opts)
-	if err != nil {
-		return err
-	}
-	v, err := in.Uninstall(pos[0])
-	if err != nil {
-		return err
-	}
-	if !c.quiet {
-		fmt.Fprintf(stdout, "gostrap: removed %s\n", v)
-	}
-	return nil
+	return c, pos, in, err
 }
 
 func cmdEnv(args []string, stdout, stderr io.Writer) error {
-	var c common
-	fs := newFlags("env")
-	c.register(fs)
-	shell := fs.String("shell", "", "sh | fish | powershell | github (default: from $SHELL)")
-	pos, err := parse(fs, args)
+	var shell *string
+	c, pos, in, err := command("env", args, stderr, func(fs *flag.FlagSet) {
+		shell = fs.String("shell", "", "sh | fish | powershell | github (default: from $SHELL)")
+	})
 	if err != nil {
 		return err
 	}
@@ -329,14 +289,6 @@ func cmdEnv(args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := (gostrap.Env{}).Render(*shell); err != nil {
 		return &usageError{err.Error()}
-	}
-	opts, err := c.options(stderr)
-	if err != nil {
-		return err
-	}
-	in, err := gostrap.New(opts)
-	if err != nil {
-		return err
 	}
 	raw := ""
 	if len(pos) == 1 {

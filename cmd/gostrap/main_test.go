@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,45 +170,11 @@ func cmdDigest(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: digest DIR")
 	}
-	d, err := treeDigest(ts.MkAbs(args[0]))
+	d, err := mirrortest.TreeDigest(ts.MkAbs(args[0]))
 	if err != nil {
 		ts.Fatalf("digest: %v", err)
 	}
 	ts.Stdout().Write([]byte(d + "\n"))
-}
-
-func treeDigest(root string) (string, error) {
-	h := sha256.New()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		line := fmt.Sprintf("%s %v", rel, info.Mode())
-		if info.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			line += " " + hex.EncodeToString(sum[:])
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	slices.Sort(lines)
-	for _, l := range lines {
-		h.Write([]byte(l + "\n"))
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // evilArchives are hostile release archives for the host platform, as go1.90.N:
