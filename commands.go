@@ -41,7 +41,7 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 		return nil, err
 	}
 	rep := &Report{Attempts: []Attempt{}}
-	r := newRun(in, rep, srcs)
+	r := newRun(ctx, in, rep, srcs)
 	installed := map[string]bool{}
 	if list, err := in.List(); err == nil {
 		for _, i := range list {

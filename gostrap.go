@@ -102,6 +102,12 @@ type Options struct {
 	Log io.Writer
 	// IndexTTL is how long a fetched index is reused (default 15 minutes).
 	IndexTTL time.Duration
+	// ProbeTimeout bounds each probe stage (DNS, TCP, TLS; HTTP gets twice as long). Default 3s.
+	ProbeTimeout time.Duration
+	// SourceTimeout bounds one candidate's download, verification and extraction. Default 10m.
+	SourceTimeout time.Duration
+	// NoProbe skips the probe phase: sources are tried in the configured order.
+	NoProbe bool
 }
 
 // Installer installs, lists, switches and removes toolchains in one directory.
@@ -153,6 +159,12 @@ func New(opts Options) (*Installer, error) {
 	}
 	if opts.IndexTTL == 0 {
 		opts.IndexTTL = 15 * time.Minute
+	}
+	if opts.ProbeTimeout <= 0 {
+		opts.ProbeTimeout = 3 * time.Second
+	}
+	if opts.SourceTimeout <= 0 {
+		opts.SourceTimeout = 10 * time.Minute
 	}
 	if opts.Download.Logf == nil {
 		log := opts.Log

@@ -40,7 +40,10 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 	if len(srcs.Order) == 0 {
 		return rep, &NoSourceError{What: spec.String() + " (every source kind is off or excluded by --sources)"}
 	}
-	r := newRun(in, rep, srcs)
+	r := newRun(ctx, in, rep, srcs)
+	if !in.opts.NoProbe && !in.opts.Offline {
+		r.probe(ctx)
+	}
 	v, err := r.resolve(ctx, spec)
 	if err != nil {
 		return rep, err
@@ -60,7 +63,9 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		if r.dead[s] {
 			continue
 		}
-		st, err := r.try(ctx, s, v)
+		cctx, cancel := context.WithTimeout(ctx, in.opts.SourceTimeout)
+		st, err := r.try(cctx, s, v)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return rep, context.Cause(ctx)
@@ -97,6 +102,9 @@ func (in *Installer) already(rep *Report, v string, m *Meta) error {
 // run is the state of one install: which sources answered, which failed (they are not tried
 // again), the indexes fetched and the checksum-database lookup shared by the candidates.
 type run struct {
+	// ctx is the whole install's: work shared between candidates (the checksum-database
+	// lookup) outlives any one candidate's time budget.
+	ctx  context.Context
 	in   *Installer
 	rep  *Report
 	srcs *Sources
@@ -108,8 +116,8 @@ type run struct {
 	h1   map[string]*h1Lookup
 }
 
-func newRun(in *Installer, rep *Report, srcs *Sources) *run {
-	return &run{in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
+func newRun(ctx context.Context, in *Installer, rep *Report, srcs *Sources) *run {
+	return &run{ctx: ctx, in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
 		indexes: map[*Source][]mirror.Release{}, h1: map[string]*h1Lookup{}}
 }
 
@@ -354,8 +362,10 @@ func (l *h1Lookup) wait(ctx context.Context) (h1Result, error) {
 	}
 }
 
-// lookupH1 starts (once per version) the checksum-database lookup for v's toolchain module.
-func (r *run) lookupH1(ctx context.Context, v string) *h1Lookup {
+// lookupH1 starts (once per version) the checksum-database lookup for v's toolchain module. It
+// runs in the install's context, not the candidate's that asked first.
+func (r *run) lookupH1(_ context.Context, v string) *h1Lookup {
+	ctx := r.ctx
 	r.h1Mu.Lock()
 	defer r.h1Mu.Unlock()
 	if l, ok := r.h1[v]; ok {

@@ -273,7 +273,7 @@ func HintFor(c Class, err error) string {
 	case ClassTLSUnknownAuthority:
 		return "the certificate is not signed by a CA this machine trusts (a TLS-inspecting proxy " +
 			"or a private CA): pass its CA with --ca-file FILE (or GOSTRAP_CA_FILE), or add it to the " +
-			"system store: " + trustStoreCommand()
+			"system store: " + TrustStoreCommand()
 	case ClassTLSHostname:
 		return "the certificate is for another host: check the URL, DNS or --resolve address; a " +
 			"captive portal or hosts-file entry may be answering instead of the real server"
@@ -322,7 +322,8 @@ func HintFor(c Class, err error) string {
 	return ""
 }
 
-func trustStoreCommand() string {
+// TrustStoreCommand is how to add a CA to this OS family's trust store.
+func TrustStoreCommand() string {
 	switch runtime.GOOS {
 	case "darwin":
 		return "sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain CA.pem"

@@ -372,9 +372,55 @@ func (c *Client) do(ctx context.Context, method, rawURL string, header http.Head
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, err
+		return nil, c.proxyErr(req.Request, err)
 	}
 	return resp, nil
+}
+
+// Once sends req once, without retries (a probe), naming proxy failures as such.
+func (c *Client) Once(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.proxyErr(req, err)
+	}
+	return resp, nil
+}
+
+// ProxyError is a failure to get through the HTTP proxy: net/http reports a refused CONNECT
+// as a bare status text, which says nothing of the proxy.
+type ProxyError struct {
+	Proxy string
+	Err   error
+}
+
+func (e *ProxyError) Error() string {
+	return fmt.Sprintf("through proxy %s: %v", redact(e.Proxy), e.Err)
+}
+func (e *ProxyError) Unwrap() error { return e.Err }
+func (e *ProxyError) Class() Class {
+	if strings.Contains(e.Err.Error(), "Proxy Authentication Required") {
+		return ClassProxyAuth
+	}
+	return ClassProxyConnect
+}
+
+// proxyErr wraps err as a proxy failure when the request went through a proxy and nothing more
+// specific (DNS of the target, TLS of the target, a timeout) explains it.
+func (c *Client) proxyErr(req *http.Request, err error) error {
+	p, perr := c.cfg.Proxy(req)
+	if perr != nil || p == nil {
+		return err
+	}
+	switch Classify(err) {
+	case ClassOther, ClassProxyAuth, ClassProxyConnect:
+		return &ProxyError{Proxy: p.String(), Err: err}
+	case ClassTLSPlaintext:
+		if p.Scheme == "https" {
+			// An https:// proxy URL for a proxy that speaks plain HTTP.
+			return &ProxyError{Proxy: p.String(), Err: err}
+		}
+	}
+	return err
 }
 
 // UserAgent identifies gostrap to servers.

@@ -74,18 +74,6 @@ func ClosedURL() string {
 	return "http://" + addr + "/"
 }
 
-// Blackhole returns the address of a listener that accepts no connection: its backlog is
-// filled so that connects hang as they do against a firewall that drops packets. The listener
-// is closed at cleanup.
-func Blackhole(c Cleaner) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	c.Cleanup(func() { l.Close() })
-	return l.Addr().String()
-}
-
 // Flip returns a copy of data with the byte at off inverted.
 func Flip(data []byte, off int) []byte {
 	out := bytes.Clone(data)

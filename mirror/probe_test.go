@@ -1,0 +1,217 @@
+package mirror_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/mirror/mirrortest"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv(download.TestNetworkEnv, "loopback")
+	os.Exit(m.Run())
+}
+
+func newClient(t *testing.T, cfg download.Config) *download.Client {
+	t.Helper()
+	if cfg.Proxy == nil {
+		cfg.Proxy = func(*http.Request) (*url.URL, error) { return nil, nil }
+	}
+	c, err := download.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ok200(w http.ResponseWriter, r *http.Request) { w.Write([]byte("[]")) }
+
+func port(u string) string {
+	_, p, _ := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"))
+	return p
+}
+
+// Each failure the guide walks through by hand is classified from the real error values, and
+// its hint names the remedy.
+func TestProbeClassification(t *testing.T) {
+	ca := mirrortest.NewCA("Test Root CA")
+	caFile := ca.WriteFile(t.TempDir())
+	now := time.Now()
+	tlsServer := func(o mirrortest.LeafOptions, cfg *tls.Config) string {
+		return mirrortest.TLSServer(t, http.HandlerFunc(ok200), ca.Leaf(o), cfg).URL
+	}
+	plain := httptest.NewServer(http.HandlerFunc(ok200))
+	defer plain.Close()
+	silent, _ := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
+
+	for _, tc := range []struct {
+		name  string
+		url   string
+		cfg   download.Config
+		class download.Class
+		hint  []string // substrings the hint must contain
+		msg   string   // substring of the message
+	}{
+		{name: "dns", url: "https://go.invalid/dl/", class: download.ClassDNS, hint: []string{"DNS", "--resolve"}},
+		{name: "refused", url: mirrortest.ClosedURL(), class: download.ClassTCPRefused, hint: []string{"firewall", "--mirror"}},
+		{name: "blackhole", url: "http://" + mirrortest.Blackhole(t) + "/", class: download.ClassTCPTimeout, hint: []string{"HTTPS_PROXY"}},
+		{name: "never answers", url: "https://" + silent.Addr().String() + "/", class: download.ClassTCPTimeout},
+		{name: "self-signed", url: tlsServer(mirrortest.LeafOptions{}, nil), class: download.ClassTLSUnknownAuthority,
+			hint: []string{"--ca-file", "update-ca-certificates", "update-ca-trust"}},
+		{name: "expired", url: tlsServer(mirrortest.LeafOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}, nil),
+			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSExpired, hint: []string{"clock"}},
+		{name: "not yet valid by minutes", url: tlsServer(mirrortest.LeafOptions{NotBefore: now.Add(20 * time.Minute), NotAfter: now.Add(48 * time.Hour)}, nil),
+			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSNotYetValid, hint: []string{"clock is probably behind", "timedatectl"}},
+		{name: "other host", url: tlsServer(mirrortest.LeafOptions{Hosts: []string{"other.test"}}, nil),
+			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSHostname, hint: []string{"another host"}},
+		{name: "TLS 1.0 only", url: tlsServer(mirrortest.LeafOptions{}, &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}),
+			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSProtocol, hint: []string{"TLS 1.2"}, msg: "offers only TLS 1.0"},
+		{name: "plain HTTP on https", url: strings.Replace(plain.URL, "http:", "https:", 1), class: download.ClassTLSPlaintext, hint: []string{"plain HTTP"}},
+		{name: "404 on the index", url: notFound.URL + "/dl/?mode=json&include=all", class: download.ClassNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			p := mirror.ProbeURL(context.Background(), newClient(t, tc.cfg), tc.url, mirror.ProbeOptions{StageTimeout: 500 * time.Millisecond,
+				Accept: func(s int) bool { return s == 200 }})
+			if p.OK || p.Error == nil {
+				t.Fatalf("probe OK: %+v", p)
+			}
+			if p.Error.Class != tc.class {
+				t.Fatalf("class %s, want %s: %s", p.Error.Class, tc.class, p.Error.Message)
+			}
+			for _, h := range tc.hint {
+				if !strings.Contains(p.Error.Hint, h) {
+					t.Errorf("hint lacks %q: %s", h, p.Error.Hint)
+				}
+			}
+			if tc.msg != "" && !strings.Contains(p.Error.Message, tc.msg) {
+				t.Errorf("message lacks %q: %s", tc.msg, p.Error.Message)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("probe took %v", d)
+			}
+		})
+	}
+}
+
+// The TLS stage shows what openssl s_client would, even for a chain that does not verify.
+func TestProbeTLSDetails(t *testing.T) {
+	ca := mirrortest.NewCA("Test Root CA")
+	srv := mirrortest.TLSServer(t, http.HandlerFunc(ok200), ca.Leaf(mirrortest.LeafOptions{Hosts: []string{"localhost", "127.0.0.1", "dl.test"}}), nil)
+	for _, caFile := range []string{"", ca.WriteFile(t.TempDir())} {
+		p := mirror.ProbeURL(context.Background(), newClient(t, download.Config{CAFile: caFile}), srv.URL, mirror.ProbeOptions{})
+		if p.TLS == nil || p.TLS.Version == "" || p.TLS.Cipher == "" || len(p.TLS.Chain) != 2 {
+			t.Fatalf("TLS info: %+v", p.TLS)
+		}
+		leaf := p.TLS.Chain[0]
+		if leaf.Subject != "CN=localhost" || !strings.Contains(leaf.Issuer, "Test Root CA") || len(leaf.SANs) != 3 || leaf.NotAfter.IsZero() {
+			t.Errorf("leaf: %+v", leaf)
+		}
+		if p.TLS.Verified != (caFile != "") || p.OK != (caFile != "") {
+			t.Errorf("ca-file %q: verified %v ok %v", caFile, p.TLS.Verified, p.OK)
+		}
+	}
+}
+
+// A public site's certificate issued by a private CA is TLS inspection; a clock far from the
+// server's is reported as such.
+func TestProbeInspectionAndClock(t *testing.T) {
+	corp := mirrortest.NewCA("Corp Inspection CA")
+	srv := mirrortest.TLSServer(t, http.HandlerFunc(ok200), corp.Leaf(mirrortest.LeafOptions{Hosts: []string{"go.dev"}}), nil)
+	pin := "go.dev:" + port(srv.URL) + ":127.0.0.1"
+	u := "https://go.dev:" + port(srv.URL) + "/dl/"
+	p := mirror.ProbeURL(context.Background(), newClient(t, download.Config{Resolve: []string{pin}}), u, mirror.ProbeOptions{Public: true})
+	if p.Error == nil || p.Error.Class != download.ClassTLSUnknownAuthority || !strings.Contains(p.Error.Hint, "TLS-inspecting proxy") ||
+		!strings.Contains(p.Error.Hint, "Corp Inspection CA") {
+		t.Fatalf("inspection: %+v", p.Error)
+	}
+	// With the corporate CA given, the install works and the probe still says who re-signs.
+	p = mirror.ProbeURL(context.Background(), newClient(t, download.Config{Resolve: []string{pin}, CAFile: corp.WriteFile(t.TempDir())}), u, mirror.ProbeOptions{Public: true})
+	if !p.OK || p.TLS.InspectedBy != "Corp Inspection CA" {
+		t.Fatalf("with --ca-file: ok %v inspected by %q", p.OK, p.TLS.InspectedBy)
+	}
+
+	// A certificate that expired a year ago by this machine's clock, from a server whose Date
+	// says it is well within the validity: this clock is ahead.
+	ca := mirrortest.NewCA("Test Root CA")
+	now := time.Now()
+	serverNow := now.Add(-400 * 24 * time.Hour)
+	dated := mirrortest.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", serverNow.UTC().Format(http.TimeFormat))
+	}), ca.Leaf(mirrortest.LeafOptions{NotBefore: serverNow.Add(-30 * 24 * time.Hour), NotAfter: serverNow.Add(60 * 24 * time.Hour)}), nil)
+	p = mirror.ProbeURL(context.Background(), newClient(t, download.Config{CAFile: ca.WriteFile(t.TempDir())}), dated.URL, mirror.ProbeOptions{})
+	if p.Error == nil || p.Error.Class != download.ClassTLSExpired || !strings.Contains(p.Error.Hint, "clock is") ||
+		!strings.Contains(p.Error.Hint, "ahead of the server's") {
+		t.Fatalf("clock skew: %+v", p.Error)
+	}
+}
+
+func TestProbeThroughProxy(t *testing.T) {
+	ca := mirrortest.NewCA("Test Root CA")
+	srv := mirrortest.TLSServer(t, http.HandlerFunc(ok200), ca.Leaf(mirrortest.LeafOptions{Hosts: []string{"dl.example.test"}}), nil)
+	target := "https://dl.example.test:" + port(srv.URL) + "/"
+	for _, tc := range []struct {
+		name  string
+		proxy *mirrortest.HTTPProxy
+		user  string
+		class download.Class
+		hint  string
+	}{
+		{"auth demanded", &mirrortest.HTTPProxy{Auth: "u:p"}, "", download.ClassProxyAuth, "HTTPS_PROXY=http://USER:PASS@"},
+		{"auth given", &mirrortest.HTTPProxy{Auth: "u:p"}, "u:p", "", ""},
+		{"CONNECT refused", &mirrortest.HTTPProxy{RefuseConnect: true}, "", download.ClassProxyConnect, "CONNECT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := httptest.NewServer(tc.proxy)
+			defer ps.Close()
+			pu, _ := url.Parse(ps.URL)
+			if tc.user != "" {
+				pu.User = url.UserPassword(strings.Split(tc.user, ":")[0], strings.Split(tc.user, ":")[1])
+			}
+			c := newClient(t, download.Config{Proxy: http.ProxyURL(pu), CAFile: ca.WriteFile(t.TempDir())})
+			p := mirror.ProbeURL(context.Background(), c, target, mirror.ProbeOptions{StageTimeout: time.Second})
+			if tc.class == "" {
+				if !p.OK || p.TLS == nil || !p.TLS.Verified {
+					t.Fatalf("%+v %+v", p.Error, p.TLS)
+				}
+				return
+			}
+			if p.Error == nil || p.Error.Class != tc.class || !strings.Contains(p.Error.Hint, tc.hint) {
+				t.Fatalf("%+v", p.Error)
+			}
+			if p.Proxy == "" || strings.Contains(p.Proxy, "p@") {
+				t.Errorf("proxy shown as %q", p.Proxy)
+			}
+		})
+	}
+	// A proxy URL with https:// to a proxy that speaks plain HTTP.
+	ps := httptest.NewServer(&mirrortest.HTTPProxy{})
+	defer ps.Close()
+	pu, _ := url.Parse(strings.Replace(ps.URL, "http:", "https:", 1))
+	p := mirror.ProbeURL(context.Background(), newClient(t, download.Config{Proxy: http.ProxyURL(pu)}), target, mirror.ProbeOptions{StageTimeout: time.Second})
+	if p.Error == nil || p.Error.Class != download.ClassProxyConnect || !strings.Contains(p.Error.Hint, "http://") {
+		t.Fatalf("https proxy URL to a plain proxy: %+v", p.Error)
+	}
+}
