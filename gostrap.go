@@ -36,6 +36,10 @@ const (
 	KindMirror   Kind = "mirror"
 	KindProxy    Kind = "proxy"
 	KindBundle   Kind = "bundle"
+	// KindCache is this machine's download cache: archives verified by earlier runs. It is a
+	// source only with --offline; online, a cached download is reused by whichever source
+	// would have fetched it.
+	KindCache Kind = "cache"
 )
 
 // DefaultSources is the order sources are tried in unless --sources says otherwise.
@@ -242,7 +246,7 @@ func (in *Installer) Sources(ctx context.Context) (*Sources, error) {
 	set := &Sources{}
 	kinds := in.opts.Sources
 	if in.opts.Offline {
-		kinds = []Kind{KindBundle}
+		kinds = []Kind{KindBundle, KindCache}
 	} else {
 		for _, u := range configured(in.opts.Official, mirror.CatalogueOfficial) {
 			set.Official = append(set.Official, &Source{Kind: KindOfficial, URL: mirror.NormalizeBase(u.url), Builtin: u.builtin})
@@ -268,6 +272,8 @@ func (in *Installer) Sources(ctx context.Context) (*Sources, error) {
 			for _, b := range in.opts.Bundles {
 				set.Order = append(set.Order, &Source{Kind: k, URL: b})
 			}
+		case KindCache:
+			set.Order = append(set.Order, &Source{Kind: k, URL: filepath.Join(in.opts.CacheDir, "dl")})
 		}
 	}
 	return set, nil

@@ -197,6 +197,9 @@ func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, bool) 
 	case KindProxy:
 		vs, err := r.proxyVersions(ctx, s)
 		return vs, err == nil
+	case KindCache:
+		vs := r.in.cachedVersions()
+		return vs, len(vs) > 0
 	}
 	return nil, false
 }
@@ -229,6 +232,12 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 		}
 	case KindProxy:
 		return r.tryProxy(ctx, s, v, start)
+	case KindCache:
+		var err error
+		if c, err = r.in.cachedCandidate(s, v); err != nil {
+			r.fail(s, s.URL, "index", start, err)
+			return nil, err
+		}
 	default:
 		return nil, errDead
 	}

@@ -146,6 +146,7 @@ func ProbeURL(ctx context.Context, c *download.Client, rawURL string, o ProbeOpt
 	cancel()
 	if err != nil {
 		pr.fail("dns", time.Since(t), err)
+		pr.Error.Hint = strings.NewReplacer("HOST:443", dialHost+":"+dialPort, "HOST", dialHost).Replace(pr.Error.Hint)
 		return pr
 	}
 	detail := strings.Join(addrs, ", ")
@@ -190,11 +191,7 @@ func ProbeURL(ctx context.Context, c *download.Client, rawURL string, o ProbeOpt
 			pr.explainCert(ctx, c, rawURL, host, verr, o)
 			return pr
 		}
-		d := info.Version + ", " + info.Cipher
-		if info.InspectedBy != "" {
-			d += ", re-signed by " + info.InspectedBy
-		}
-		pr.pass("tls", time.Since(t), d)
+		pr.pass("tls", time.Since(t), "certificate verified for "+host)
 	} else {
 		conn.Close()
 	}

@@ -29,6 +29,8 @@ Usage:
   gostrap uninstall VERSION     remove an installed toolchain
   gostrap env [VERSION] [--shell sh|fish|powershell|github]
                                 print the environment that puts a toolchain on PATH
+  gostrap doctor [URL...]       probe every source (or the URLs) stage by stage: proxy, DNS,
+                                TCP, TLS, HTTP; say what fails, why, and what to do
   gostrap version               print gostrap's version
 
 Common flags (each also an environment variable; see the README):
@@ -61,6 +63,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdOne("uninstall", args, stdout, stderr, (*gostrap.Installer).Uninstall, "removed")
 	case "env":
 		err = cmdEnv(args, stdout, stderr)
+	case "doctor":
+		jsonOut, err = cmdDoctor(ctx, args, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "gostrap %s\n", Version)
 		return 0
@@ -85,6 +89,10 @@ func report(err error, jsonOut bool, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "hint: run 'gostrap help' for usage\n")
 		return gostrap.ExitUsage
+	}
+	if err == errNothingServes {
+		fmt.Fprintf(stderr, "gostrap: error: %s\nhint: fix the first failure listed, or carry Go in with a bundle\n", err)
+		return gostrap.ExitNoSource
 	}
 	p := download.Explain(err)
 	code := gostrap.ExitFailure

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,9 +52,10 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":  cmdExits,
-			"empty":  cmdEmpty,
-			"digest": cmdDigest,
+			"exits":     cmdExits,
+			"normalize": cmdNormalize,
+			"empty":     cmdEmpty,
+			"digest":    cmdDigest,
 		},
 	})
 }
@@ -83,7 +86,10 @@ func setupScript(env *testscript.Env) error {
 		mirrortest.Stall(fixture.MirrorHandler(), int64(len(data))*4/10).ServeHTTP(w, r)
 	}))
 	evil := httptest.NewServer(evilHandler(evilArchives(env.WorkDir)))
-	for _, srv := range []*httptest.Server{tampered, stall, evil} {
+	tlsOfficial := httptest.NewUnstartedServer(fixture.OfficialHandler())
+	tlsOfficial.TLS = &tls.Config{Certificates: []tls.Certificate{testCA.Leaf(mirrortest.LeafOptions{})}}
+	tlsOfficial.StartTLS()
+	for _, srv := range []*httptest.Server{tampered, stall, evil, tlsOfficial} {
 		srv := srv
 		env.Defer(func() { srv.CloseClientConnections(); srv.Close() })
 	}
@@ -97,6 +103,7 @@ func setupScript(env *testscript.Env) error {
 		"PROXY":                 s.ProxyURL(),
 		"SUMDBKEY":              s.GOSUMDB(),
 		"EVIL":                  evil.URL + "/dl/",
+		"TLSOFFICIAL":           tlsOfficial.URL + "/dl/",
 		"CLOSED":                mirrortest.ClosedURL(),
 		"HOST":                  mirror.Host().String(),
 		"GOSTRAP_DIR":           filepath.Join(work, "go"),
@@ -121,6 +128,32 @@ type deferrer struct{ env *testscript.Env }
 func (d deferrer) Cleanup(f func()) { d.env.Defer(f) }
 
 var fixedTime = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+
+// testCA signs $TLSOFFICIAL's certificate; nothing trusts it unless a script passes --ca-file.
+var testCA = mirrortest.NewCA("Test Root CA")
+
+// cmdNormalize rewrites a file so that output with times, dates and ports can be compared with
+// a golden file: durations become N ms, dates DATE, loopback ports PORT.
+func cmdNormalize(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: normalize FILE")
+	}
+	p := ts.MkAbs(args[0])
+	data, err := os.ReadFile(p)
+	ts.Check(err)
+	s := string(data)
+	for _, r := range []struct{ re, to string }{
+		{`\(\d+ ms\)`, "(N ms)"},
+		{`\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC`, "DATE"},
+		{`127\.0\.0\.1:\d+`, "127.0.0.1:PORT"},
+		{`cipher \S+`, "cipher CIPHER"},
+		{`sum\.test\+[0-9a-f]+\+\S+`, "SUMDBKEY"},
+		{regexp.QuoteMeta(ts.Getenv("WORK")), "$$WORK"},
+	} {
+		s = regexp.MustCompile(r.re).ReplaceAllString(s, r.to)
+	}
+	ts.Check(os.WriteFile(p, []byte(s), 0o644))
+}
 
 // cmdExits runs a program and checks its exit code: exits N prog args...
 func cmdExits(ts *testscript.TestScript, neg bool, args []string) {

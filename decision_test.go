@@ -1,0 +1,117 @@
+package gostrap
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror/mirrortest"
+)
+
+// An official site behind a self-signed certificate: refused, then installed with --ca-file.
+func TestInstallWithCAFile(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	ca := mirrortest.NewCA("Corp Test CA")
+	srv := mirrortest.TLSServer(t, fixture.OfficialHandler(), ca.Leaf(mirrortest.LeafOptions{}), nil)
+	o := testOptions(t, s)
+	o.Official = []string{srv.URL + "/dl/"}
+	o.GOPROXY = "off"
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err == nil || rep.ExitCode() != ExitNoSource || rep.Attempts[0].Error.Class != download.ClassTLSUnknownAuthority ||
+		!strings.Contains(rep.Attempts[0].Error.Hint, "--ca-file") {
+		t.Fatalf("without --ca-file: exit %d %+v", rep.ExitCode(), rep.Attempts)
+	}
+	o.Download.CAFile = ca.WriteFile(t.TempDir())
+	rep, err = install(t, mustInstaller(t, o), "1.22.3")
+	if err != nil || rep.Verified.Method != "sha256" {
+		t.Fatalf("with --ca-file: %v", err)
+	}
+}
+
+// A blackholed official site costs at most the probe budget over a healthy run.
+func TestBlackholedOfficialCostsOneProbe(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	run := func(official string) time.Duration {
+		o := testOptions(t, s)
+		o.Official = []string{official}
+		o.Mirrors = []string{s.MirrorURL()}
+		o.GOPROXY = s.ProxyURL()
+		o.ProbeTimeout = time.Second
+		start := time.Now()
+		rep, err := install(t, mustInstaller(t, o), "1.22.3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if official != s.OfficialURL() && (rep.Source.Kind != "mirror" || rep.Attempts[0].Error.Class != download.ClassTCPTimeout) {
+			t.Fatalf("attempts %+v", rep.Attempts)
+		}
+		return time.Since(start)
+	}
+	healthy := run(s.OfficialURL())
+	blackholed := run("http://" + mirrortest.Blackhole(t) + "/dl/")
+	extra := blackholed - healthy
+	t.Logf("healthy %v, official blackholed %v: %v extra for a 1 s probe stage budget", healthy.Round(time.Millisecond),
+		blackholed.Round(time.Millisecond), extra.Round(time.Millisecond))
+	if extra > 3*time.Second {
+		t.Fatalf("a blackholed source cost %v", extra)
+	}
+}
+
+// Every source down and no bundle: exit 3; each source is listed with its cause and a hint.
+func TestEverySourceDown(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	o := testOptions(t, s)
+	o.Official = []string{mirrortest.ClosedURL(), "https://go.invalid/dl/"}
+	o.Mirrors = []string{"http://" + mirrortest.Blackhole(t) + "/golang/"}
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
+	o.GOPROXY = notFound.URL
+	o.ProbeTimeout = 500 * time.Millisecond
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err == nil || rep.ExitCode() != ExitNoSource {
+		t.Fatalf("exit %d: %v", rep.ExitCode(), err)
+	}
+	classes := map[string]download.Class{}
+	for _, a := range rep.Attempts {
+		if a.Error == nil || a.Error.Hint == "" {
+			t.Errorf("attempt without cause or hint: %+v", a)
+			continue
+		}
+		classes[a.Source] = a.Error.Class
+	}
+	want := map[string]download.Class{o.Official[0]: download.ClassTCPRefused, o.Official[1]: download.ClassDNS,
+		o.Mirrors[0]: download.ClassTCPTimeout, notFound.URL: download.ClassNotFound}
+	for src, c := range want {
+		if classes[src] != c {
+			t.Errorf("%s: class %q, want %q (all: %v)", src, classes[src], c, classes)
+		}
+	}
+	for _, w := range []string{"gostrap doctor", "bundle"} {
+		if !strings.Contains(rep.Error.Hint, w) {
+			t.Errorf("final hint lacks %q: %s", w, rep.Error.Hint)
+		}
+	}
+}
+
+// A mirror that answers slowly is tried after one that answers fast, whatever the order given.
+func TestSlowMirrorRankedLast(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(400 * time.Millisecond)
+		fixture.MirrorHandler().ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	o := testOptions(t, s)
+	o.Mirrors = []string{slow.URL + "/golang/", s.MirrorURL()}
+	o.Sources = []Kind{KindMirror}
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rep.Source.URL, s.MirrorURL()) {
+		t.Fatalf("installed from %s, want the fast mirror", rep.Source.URL)
+	}
+}

@@ -1,0 +1,192 @@
+package gostrap
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/verify"
+)
+
+// Diagnosis is what `gostrap doctor` found: the local configuration, then each source probed
+// stage by stage, nearest first, as the troubleshooting guide walks them.
+type Diagnosis struct {
+	Config  []Setting         `json:"config"`
+	Sources []DiagnosedSource `json:"sources"`
+	// CanServe reports that at least one source can serve an install with a trusted checksum.
+	CanServe bool `json:"can_serve"`
+	// Use lists the sources an install would use, best first.
+	Use []string `json:"use"`
+}
+
+// Setting is one piece of local configuration that decides how the network is reached.
+type Setting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// DiagnosedSource is one source and its probes (a GOPROXY list has one per proxy).
+type DiagnosedSource struct {
+	Kind   string          `json:"kind"`
+	URL    string          `json:"url"`
+	Probes []*mirror.Probe `json:"probes"`
+	OK     bool            `json:"ok"`
+}
+
+// KindSumDB labels the checksum database in a diagnosis: not a source of bytes, but what
+// proxy and mirror installs need to be verified.
+const KindSumDB = "sumdb"
+
+// Doctor probes every configured source, or the URLs given, and reports what works.
+func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, error) {
+	d := &Diagnosis{Config: in.settings(ctx)}
+	public := mirror.PublicHosts()
+	probe := func(u string, accept func(int) bool) *mirror.Probe {
+		pu, _ := url.Parse(u)
+		return mirror.ProbeURL(ctx, in.client, u, mirror.ProbeOptions{StageTimeout: in.opts.ProbeTimeout,
+			Accept: accept, Public: pu != nil && public[pu.Hostname()]})
+	}
+	if len(urls) > 0 {
+		for _, u := range urls {
+			// Any HTTP answer shows the path works: a mirror's root need not be listed.
+			p := probe(u, func(st int) bool { return st < 500 })
+			d.Sources = append(d.Sources, DiagnosedSource{Kind: "url", URL: download.Redact(u), Probes: []*mirror.Probe{p}, OK: p.OK})
+			if p.OK {
+				d.CanServe = true
+				d.Use = append(d.Use, download.Redact(u))
+			}
+		}
+		return d, nil
+	}
+
+	srcs, err := in.Sources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all := srcs.indexOrder()
+	res := in.probeSources(ctx, all)
+	ok := map[Kind]bool{}
+	for _, s := range all {
+		sp := res[s]
+		d.Sources = append(d.Sources, DiagnosedSource{Kind: string(s.Kind), URL: download.Redact(s.URL), Probes: sp.probes, OK: sp.ok()})
+		if sp.ok() {
+			ok[s.Kind] = true
+		}
+	}
+	// The checksum database: proxies' /sumdb/<name>/supported, then the database itself.
+	sumOK := false
+	if db, err := verify.ParseGOSUMDB(in.goEnv(ctx)["GOSUMDB"]); err == nil {
+		ds := DiagnosedSource{Kind: KindSumDB, URL: db.Name}
+		var targets []string
+		if db.URL != "" {
+			targets = append(targets, db.URL+"/latest")
+		} else {
+			if list, _, err := in.proxyList(ctx); err == nil {
+				for _, e := range list {
+					if e.URL != "off" && e.URL != "direct" {
+						targets = append(targets, e.URL+"/sumdb/"+db.Name+"/supported")
+					}
+				}
+			}
+			targets = append(targets, "https://"+db.Name+"/latest")
+		}
+		for _, t := range targets {
+			p := probe(t, func(st int) bool { return st == http.StatusOK })
+			ds.Probes = append(ds.Probes, p)
+			if p.OK {
+				ds.OK = true
+				break // the first that answers is the one used
+			}
+		}
+		sumOK = ds.OK
+		d.Sources = append(d.Sources, ds)
+	}
+	for _, s := range all {
+		if !res[s].ok() {
+			continue
+		}
+		switch {
+		case s.Kind == KindOfficial,
+			s.Kind == KindMirror && (ok[KindOfficial] || sumOK),
+			s.Kind == KindProxy && sumOK:
+			if !srcs.serves(s) {
+				continue
+			}
+			d.CanServe = true
+			d.Use = append(d.Use, string(s.Kind)+" "+download.Redact(s.URL))
+		}
+	}
+	return d, nil
+}
+
+// serves reports whether s serves bytes in this configuration (an official site may only be
+// a trust root under --sources).
+func (s *Sources) serves(src *Source) bool {
+	for _, o := range s.Order {
+		if o == src {
+			return true
+		}
+	}
+	return false
+}
+
+// settings lists the local configuration, nearest first: what decides where packets go before
+// any of them leaves the machine.
+func (in *Installer) settings(ctx context.Context) []Setting {
+	env := func(names ...string) string {
+		for _, n := range names {
+			if v := os.Getenv(n); v != "" {
+				return download.Redact(v) + " (" + n + ")"
+			}
+		}
+		return "(not set)"
+	}
+	caFile := "(system roots only)"
+	if in.opts.Download.CAFile != "" {
+		caFile = in.opts.Download.CAFile
+	}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		caFile += "; SSL_CERT_FILE=" + f
+	}
+	resolve := "(none)"
+	if len(in.opts.Download.Resolve) > 0 {
+		resolve = strings.Join(in.opts.Download.Resolve, ", ")
+	}
+	goproxy := "(catalogue) " + mirror.CatalogueProxies
+	if list, builtin, err := in.proxyList(ctx); err != nil {
+		goproxy = "invalid: " + err.Error()
+	} else if !builtin {
+		goproxy = download.Redact(list.String())
+	}
+	gosumdb := "invalid"
+	if db, err := verify.ParseGOSUMDB(in.goEnv(ctx)["GOSUMDB"]); err == nil {
+		gosumdb = db.Name
+		if db.Key != verify.SumGolangOrgKey {
+			gosumdb += " (key from GOSUMDB)"
+		}
+		if db.URL != "" {
+			gosumdb += " at " + db.URL
+		}
+		if db.Ignored != "" {
+			gosumdb += " (" + db.Ignored + " is not honoured for toolchains)"
+		}
+	}
+	return []Setting{
+		{"platform", in.opts.Platform.String()},
+		{"install dir", in.opts.Dir},
+		{"cache", in.opts.CacheDir},
+		{"clock", time.Now().UTC().Format("2006-01-02 15:04:05 UTC")},
+		{"HTTPS_PROXY", env("HTTPS_PROXY", "https_proxy")},
+		{"HTTP_PROXY", env("HTTP_PROXY", "http_proxy")},
+		{"NO_PROXY", env("NO_PROXY", "no_proxy")},
+		{"CA file", caFile},
+		{"--resolve", resolve},
+		{"GOPROXY", goproxy},
+		{"GOSUMDB", gosumdb},
+	}
+}
