@@ -3,10 +3,13 @@ package gostrap
 import (
 	"archive/zip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +43,9 @@ type candidate struct {
 	modVersion  string
 	// cached is the record of an earlier verified download this candidate replays offline.
 	cached *cacheEntry
+	// local is the file in a bundle, opened and its size checked against the manifest; the
+	// checksum database's proof in the bundle vouches (sumdb-offline).
+	local fs.File
 }
 
 // staged is a verified tree in a staging directory, ready to be renamed into place.
@@ -78,21 +84,11 @@ func readCacheEntry(final string) (*cacheEntry, bool) {
 	return &e, true
 }
 
-// fetchArchive downloads c (or replays it from the cache), extracts it into a staging tree as
-// the bytes arrive, and verifies it. The staging tree is removed on any failure; the partial
-// download is kept for a later resume unless its bytes were proven bad.
+// fetchArchive downloads c (or replays it from the cache, or reads it from a bundle), extracts
+// it into a staging tree as the bytes arrive, and verifies it. The staging tree is removed on
+// any failure; the partial download is kept for a later resume unless its bytes were proven bad.
 func (r *run) fetchArchive(ctx context.Context, c *candidate, v string) (st *staged, err error) {
 	in := r.in
-	final := in.dlPath(c.cacheName)
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return nil, &download.DiskError{Op: "create", Path: filepath.Dir(final), Err: err}
-	}
-	unlock, err := lockedfile.MutexAt(final + ".lock").Lock()
-	if err != nil {
-		return nil, &download.DiskError{Op: "lock", Path: final + ".lock", Err: err}
-	}
-	defer unlock()
-
 	dir, err := in.layout.newStaging(v)
 	if err != nil {
 		return nil, err
@@ -103,8 +99,61 @@ func (r *run) fetchArchive(ctx context.Context, c *candidate, v string) (st *sta
 		}
 	}()
 
-	req := download.FetchRequest{URL: c.url, Partial: final + ".partial", Size: c.size, Max: c.max,
-		Label: c.cacheName}
+	var (
+		x       *extractor
+		res     download.FetchResult
+		xerr    error
+		partial string // the cache file to keep once verified
+	)
+	if c.local != nil {
+		x, res, xerr, err = r.readLocal(c, dir)
+	} else {
+		final := in.dlPath(c.cacheName)
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			return nil, &download.DiskError{Op: "create", Path: filepath.Dir(final), Err: err}
+		}
+		unlock, lerr := lockedfile.MutexAt(final + ".lock").Lock()
+		if lerr != nil {
+			return nil, &download.DiskError{Op: "lock", Path: final + ".lock", Err: lerr}
+		}
+		defer unlock()
+		partial = final + ".partial"
+		x, res, xerr, err = r.download(ctx, c, final, dir)
+	}
+	if x != nil {
+		defer x.Close()
+	}
+	if err != nil {
+		if badBytes(err) && partial != "" {
+			os.Remove(partial)
+		}
+		return nil, err
+	}
+	checkpoint("after-download")
+
+	meta, err := r.finishStaging(ctx, c, v, dir, res, x, xerr)
+	if err != nil {
+		if partial != "" {
+			os.Remove(partial)
+		}
+		return nil, err
+	}
+	if partial != "" {
+		// Keep the verified download for reinstalls and offline use.
+		final := strings.TrimSuffix(partial, ".partial")
+		if err := download.Keep(partial, final); err == nil {
+			e, _ := json.Marshal(cacheEntry{Size: res.Size, SHA256: res.SHA256, Verified: meta.Verified, Source: meta.Source, Time: meta.InstalledAt})
+			mirror.WriteFileAtomic(final+".json", e, 0o644)
+		}
+	}
+	return &staged{dir: dir, meta: *meta, fetched: res.Fetched}, nil
+}
+
+// download fetches c into the cache (resuming, or replaying an earlier verified download) and
+// extracts it into dir.
+func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x *extractor, res download.FetchResult, xerr, err error) {
+	in := r.in
+	req := download.FetchRequest{URL: c.url, Partial: final + ".partial", Size: c.size, Max: c.max, Label: c.cacheName}
 	if e, ok := readCacheEntry(final); ok && (c.sha256 == "" || c.sha256 == e.SHA256) && (c.size == 0 || c.size == e.Size) {
 		// A verified earlier download: replay it from disk (Fetch finds it complete).
 		if err := os.Rename(final, req.Partial); err == nil {
@@ -112,41 +161,59 @@ func (r *run) fetchArchive(ctx context.Context, c *candidate, v string) (st *sta
 			in.logf("using cached %s", c.cacheName)
 		}
 	}
-
-	var x *extractor
-	var res download.FetchResult
-	var xerr error
-	switch c.format {
-	case "tar.gz":
-		x, err = newExtractor(dir, "go/", releaseMode)
-		if err != nil {
-			return nil, err
+	if c.format == "tar.gz" {
+		if x, err = newExtractor(dir, "go/", releaseMode); err != nil {
+			return nil, res, nil, err
 		}
 		res, err, xerr = streamTarGz(ctx, in.client, req, x)
-	default:
-		res, err = in.client.Fetch(ctx, req)
-		if err == nil {
-			x, xerr = extractZipFile(req.Partial, dir, c)
-		}
+		return x, res, xerr, err
 	}
-	if x != nil {
-		defer x.Close()
+	if res, err = in.client.Fetch(ctx, req); err != nil {
+		return nil, res, nil, err
 	}
+	f, err := os.Open(req.Partial)
 	if err != nil {
-		if badBytes(err) {
-			os.Remove(req.Partial)
+		return nil, res, nil, &download.DiskError{Op: "open", Path: req.Partial, Err: err}
+	}
+	defer f.Close()
+	x, xerr = extractZipFile(f, res.Size, req.Partial, dir, c)
+	return x, res, xerr, nil
+}
+
+// readLocal reads c from a bundle, hashing as it extracts: nothing is copied to the cache.
+func (r *run) readLocal(c *candidate, dir string) (x *extractor, res download.FetchResult, xerr, err error) {
+	defer c.local.Close()
+	res = download.FetchResult{Size: c.size}
+	h := sha256.New()
+	if c.format == "tar.gz" {
+		if x, err = newExtractor(dir, "go/", releaseMode); err != nil {
+			return nil, res, nil, err
 		}
+		xerr = extractTarGz(io.TeeReader(c.local, h), x)
+		io.Copy(h, c.local) // whatever follows the gzip stream is hashed too
+		res.SHA256 = hex.EncodeToString(h.Sum(nil))
+		return x, res, xerr, nil
+	}
+	ra, ok := c.local.(io.ReaderAt)
+	if !ok {
+		return nil, res, nil, fmt.Errorf("%s: no random access", c.url)
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(ra, 0, c.size)); err != nil {
+		return nil, res, nil, &download.DiskError{Op: "read", Path: c.url, Err: err}
+	}
+	res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	x, xerr = extractZipFile(ra, c.size, "", dir, c)
+	return x, res, xerr, nil
+}
+
+// finishStaging verifies what was extracted into dir, checks its VERSION, removes what nothing
+// vouched for, and writes the install's metadata into it.
+func (r *run) finishStaging(ctx context.Context, c *candidate, v, dir string, res download.FetchResult, x *extractor, xerr error) (*Meta, error) {
+	ver, err := r.verify(ctx, c, v, res, x, xerr)
+	if err != nil {
 		return nil, err
 	}
-	checkpoint("after-download")
-
-	ver, verr := r.verify(ctx, c, v, res, x, xerr)
-	if verr != nil {
-		os.Remove(req.Partial)
-		return nil, verr
-	}
 	if got, err := readVERSION(dir); err != nil || got != v {
-		os.Remove(req.Partial)
 		if err != nil {
 			return nil, &UnsafeArchiveError{Entry: "go/VERSION", Reason: "missing: " + err.Error()}
 		}
@@ -161,20 +228,14 @@ func (r *run) fetchArchive(ctx context.Context, c *candidate, v string) (st *sta
 			}
 		}
 	}
-	meta := Meta{Version: v, Platform: in.opts.Platform.String(),
+	meta := &Meta{Version: v, Platform: r.in.opts.Platform.String(),
 		Source: SourceRef{Kind: string(c.src.Kind), URL: download.Redact(c.url)}, Verified: *ver,
 		InstalledAt: time.Now().UTC().Truncate(time.Second)}
 	data, _ := json.MarshalIndent(meta, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, metaFile), append(data, '\n'), 0o644); err != nil {
 		return nil, &download.DiskError{Op: "write", Path: filepath.Join(dir, metaFile), Err: err}
 	}
-
-	// Keep the verified download for reinstalls and offline use.
-	if err := download.Keep(req.Partial, final); err == nil {
-		e, _ := json.Marshal(cacheEntry{Size: res.Size, SHA256: res.SHA256, Verified: *ver, Source: meta.Source, Time: meta.InstalledAt})
-		mirror.WriteFileAtomic(final+".json", e, 0o644)
-	}
-	return &staged{dir: dir, meta: meta, fetched: res.Fetched}, nil
+	return meta, nil
 }
 
 // cachedVersions lists the releases whose verified downloads are in the cache.
@@ -263,14 +324,17 @@ func streamTarGz(ctx context.Context, c *download.Client, req download.FetchRequ
 	return res, nil, xerr
 }
 
-// extractZipFile extracts a downloaded zip: the official Windows archive (prefix go/) or a
-// toolchain module zip, checked first as a module zip with golang.org/x/mod/zip.
-func extractZipFile(path, dir string, c *candidate) (*extractor, error) {
+// extractZipFile extracts a zip: the official Windows archive (prefix go/) or a toolchain module
+// zip, which is first checked as a module zip with golang.org/x/mod/zip when it is a file on disk
+// (path set).
+func extractZipFile(ra io.ReaderAt, size int64, path, dir string, c *candidate) (*extractor, error) {
 	prefix, mode := "go/", releaseMode
 	if c.format == "modzip" {
 		m := module.Version{Path: mirror.ToolchainModule, Version: c.modVersion}
-		if _, err := modzip.CheckZip(m, path); err != nil {
-			return nil, &MalformedArchiveError{fmt.Errorf("not a valid module zip: %w", err)}
+		if path != "" {
+			if _, err := modzip.CheckZip(m, path); err != nil {
+				return nil, &MalformedArchiveError{fmt.Errorf("not a valid module zip: %w", err)}
+			}
 		}
 		prefix, mode = m.Path+"@"+m.Version+"/", toolchainMode
 	}
@@ -281,16 +345,7 @@ func extractZipFile(path, dir string, c *candidate) (*extractor, error) {
 	if c.format == "modzip" {
 		x.rename = verify.ReleaseName
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return x, &download.DiskError{Op: "open", Path: path, Err: err}
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return x, &download.DiskError{Op: "stat", Path: path, Err: err}
-	}
-	zr, err := zip.NewReader(f, st.Size())
+	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return x, &MalformedArchiveError{err}
 	}

@@ -172,3 +172,6 @@ func near(spec Spec, versions []Version) []string {
 func SortVersions(vs []string) {
 	slices.SortFunc(vs, version.Compare)
 }
+
+// CompareVersions compares Go versions (go1.22.3) as go/version does.
+func CompareVersions(a, b string) int { return version.Compare(a, b) }

@@ -123,6 +123,9 @@ func (s *SumDB) Name() string { return s.db.Name }
 // Key is the verifier key.
 func (s *SumDB) Key() string { return s.db.Key }
 
+// DB is the database this client trusts.
+func (s *SumDB) DB() DB { return s.db }
+
 // MaxSumDBDoc caps a lookup, tile or tree head.
 const MaxSumDBDoc = 1 << 20
 
@@ -217,6 +220,13 @@ func (s *SumDB) resolveBase(ctx context.Context) (string, error) {
 // errProxyless marks "direct": stop looking at proxies and connect to the database itself. It
 // matches fs.ErrNotExist so that ProxyList.Try treats it as a fall-through.
 var errProxyless = fmt.Errorf("direct connection: %w", fs.ErrNotExist)
+
+// ReadRemote reads a path of the database's protocol the way this client reaches it (through
+// the proxies, or directly), without verifying it: a recorder wraps it to keep the files a
+// fresh client needed, and that client does the verifying.
+func (s *SumDB) ReadRemote(ctx context.Context, path string) ([]byte, error) {
+	return s.readRemote(ctx, path)
+}
 
 func (s *SumDB) readRemote(ctx context.Context, path string) ([]byte, error) {
 	if s.remote != nil {

@@ -1,0 +1,99 @@
+package offline
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Handler serves a tree over HTTP, for a quick LAN share (`gostrap mirror serve`): static files
+// with Range, Content-Length, Last-Modified and an ETag from the manifest's sha256, and
+// "?mode=json" on the root answered with index.json, as go.dev answers it. Clients point
+// --official (or --mirror, or GOPROXY) at it. Directory listings are not served.
+func Handler(dir string) http.Handler {
+	h := &server{dir: dir}
+	return h
+}
+
+type server struct {
+	dir  string
+	mu   sync.Mutex
+	mod  time.Time
+	etag map[string]string
+}
+
+// etags reads the manifest's digests, again when it changes (a mirror sync under way).
+func (s *server) etags() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := os.Stat(filepath.Join(s.dir, ManifestName))
+	if err != nil {
+		return nil
+	}
+	if st.ModTime().Equal(s.mod) && s.etag != nil {
+		return s.etag
+	}
+	data, err := os.ReadFile(filepath.Join(s.dir, ManifestName))
+	if err != nil {
+		return s.etag
+	}
+	var m Manifest
+	if json.Unmarshal(data, &m) != nil {
+		return s.etag
+	}
+	s.etag = map[string]string{}
+	for _, f := range m.Files {
+		s.etag[f.Path] = `"` + f.SHA256[:32] + `"`
+	}
+	s.mod = st.ModTime()
+	return s.etag
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if p == "" || strings.HasSuffix(r.URL.Path, "/") {
+		if r.URL.Query().Get("mode") == "json" {
+			p = IndexPath
+		} else {
+			http.Error(w, "gostrap mirror: see index.json", http.StatusNotFound)
+			return
+		}
+	}
+	if strings.HasPrefix(p, ".") || strings.Contains(p, "/.") {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := os.Open(filepath.Join(s.dir, filepath.FromSlash(p)))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	if et, ok := s.etags()[p]; ok {
+		w.Header().Set("ETag", et)
+	}
+	switch {
+	case strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".info"):
+		w.Header().Set("Content-Type", "application/json")
+	case strings.HasSuffix(p, ".sha256") || strings.HasSuffix(p, ".mod") || strings.HasSuffix(p, "/list"):
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	default:
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
+	http.ServeContent(w, r, p, st.ModTime(), f)
+}

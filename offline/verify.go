@@ -1,0 +1,230 @@
+package offline
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/gostrap/gostrap/verify"
+)
+
+// Status of a file or release in a verification.
+const (
+	Good     = "good"
+	Missing  = "missing"
+	Tampered = "tampered"
+	Unlisted = "unlisted"
+)
+
+// FileStatus is one file's verdict.
+type FileStatus struct {
+	Path   string `json:"path"`
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// EntryStatus is one release's verdict: its proof, and its files against the proven hash.
+type EntryStatus struct {
+	Version  string `json:"version"`
+	Platform string `json:"platform"`
+	Status   string `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	H1       string `json:"h1,omitempty"`
+}
+
+// Verification is the result of checking a whole tree offline.
+type Verification struct {
+	Path    string         `json:"path"`
+	SumDB   string         `json:"sumdb"`
+	Files   []FileStatus   `json:"files"`
+	Entries []EntryStatus  `json:"entries"`
+	Counts  map[string]int `json:"counts"`
+}
+
+// OK reports that every file is as listed and every release proven.
+func (v *Verification) OK() bool {
+	for _, f := range v.Files {
+		if f.Status != Good {
+			return false
+		}
+	}
+	for _, e := range v.Entries {
+		if e.Status != Good {
+			return false
+		}
+	}
+	return true
+}
+
+// Verify checks a tree without the network: every listed file's size and sha256, that nothing
+// unlisted was added, every release's checksum-database proof against db's key, and that each
+// module zip and release archive hashes to the proven h1.
+func (t *Tree) Verify(ctx context.Context, db verify.DB) *Verification {
+	v := &Verification{Path: t.Path, SumDB: t.Manifest.SumDB, Counts: map[string]int{}}
+	bad := map[string]string{}
+	for _, f := range t.Manifest.Files {
+		st := FileStatus{Path: f.Path, Status: Good}
+		if err := t.checkDigest(f); err != nil {
+			st.Status, st.Detail = Tampered, err.Error()
+			if errors.Is(err, fs.ErrNotExist) {
+				st.Status, st.Detail = Missing, ""
+			}
+			bad[f.Path] = st.Status
+		}
+		v.Files = append(v.Files, st)
+	}
+	all, err := t.allFiles()
+	if err != nil {
+		v.Files = append(v.Files, FileStatus{Path: ".", Status: Tampered, Detail: err.Error()})
+	}
+	slices.Sort(all)
+	for _, p := range all {
+		if _, ok := t.Manifest.File(p); !ok {
+			v.Files = append(v.Files, FileStatus{Path: p, Status: Unlisted, Detail: "not in the manifest"})
+		}
+	}
+	for _, e := range t.Manifest.Entries {
+		es := EntryStatus{Version: e.Version, Platform: e.Platform, Status: Good}
+		h1, err := t.Prove(ctx, db, e)
+		switch {
+		case err != nil:
+			es.Status, es.Detail = Tampered, err.Error()
+		case bad[e.Zip] != "" || bad[e.Archive] != "":
+			es.Status, es.Detail = Tampered, "a file of this release is missing or changed"
+		default:
+			es.H1 = h1
+			if err := t.checkRelease(e, h1); err != nil {
+				es.Status, es.Detail = Tampered, err.Error()
+			}
+		}
+		v.Entries = append(v.Entries, es)
+	}
+	for _, f := range v.Files {
+		v.Counts[f.Status]++
+	}
+	return v
+}
+
+// checkDigest hashes one listed file.
+func (t *Tree) checkDigest(want File) error {
+	f, err := t.FS.Open(want.Path)
+	if err != nil {
+		return fs.ErrNotExist
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, want.Size+1))
+	if err != nil {
+		return err
+	}
+	if n != want.Size {
+		return fmt.Errorf("%d bytes, the manifest says %d", n, want.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
+		return fmt.Errorf("sha256 %s, the manifest says %s", got, want.SHA256)
+	}
+	return nil
+}
+
+// checkRelease hashes an entry's zip and archive as the toolchain module and compares with h1.
+func (t *Tree) checkRelease(e Entry, h1 string) error {
+	if e.Zip != "" {
+		f, _, err := t.Check(e.Zip)
+		if err != nil {
+			return err
+		}
+		got, err := ZipH1(f)
+		f.Close()
+		if err != nil || got != h1 {
+			return fmt.Errorf("module zip hashes to %s, the log records %s (%v)", got, h1, err)
+		}
+	}
+	if e.Archive != "" {
+		f, _, err := t.Check(e.Archive)
+		if err != nil {
+			return err
+		}
+		got, err := ArchiveH1(f, e.Module)
+		f.Close()
+		if err != nil || got != h1 {
+			return fmt.Errorf("release archive hashes to %s as the toolchain module, the log records %s (%v)", got, h1, err)
+		}
+	}
+	return nil
+}
+
+// ZipH1 is the h1 of a module zip (dirhash.HashZip over an open file).
+func ZipH1(f fs.File) (string, error) {
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		return "", errors.New("file does not support random access")
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	zr, err := zip.NewReader(ra, st.Size())
+	if err != nil {
+		return "", err
+	}
+	var hs verify.Hashes
+	for _, zf := range zr.File {
+		if strings.HasSuffix(zf.Name, "/") {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return "", err
+		}
+		hs.Add(zf.Name, h.Sum(nil))
+	}
+	return hs.H1()
+}
+
+// ArchiveH1 is the h1 of the golang.org/toolchain module that a release archive (tar.gz, files
+// under go/) maps to, computed from the archive's contents without writing them anywhere.
+func ArchiveH1(r io.Reader, module string) (string, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return "", err
+	}
+	tr := tar.NewReader(zr)
+	var hs verify.Hashes
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		if h.Typeflag == tar.TypeDir {
+			continue
+		}
+		rel, ok := strings.CutPrefix(h.Name, "go/")
+		if h.Typeflag != tar.TypeReg || !ok || !fs.ValidPath(rel) {
+			return "", fmt.Errorf("archive entry %q is not a file under go/", h.Name)
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(sum, tr); err != nil {
+			return "", err
+		}
+		hs.Add(rel, sum.Sum(nil))
+	}
+	return hs.ToolchainH1(module)
+}
