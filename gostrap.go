@@ -25,6 +25,7 @@ import (
 
 	"github.com/gostrap/gostrap/download"
 	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/offline"
 	"github.com/gostrap/gostrap/verify"
 )
 
@@ -269,7 +270,11 @@ func (in *Installer) Sources(ctx context.Context) (*Sources, error) {
 				set.Order = append(set.Order, &Source{Kind: k, URL: list.String(), Builtin: builtin, proxies: list})
 			}
 		case KindBundle:
-			for _, b := range in.opts.Bundles {
+			bundles := in.opts.Bundles
+			if len(bundles) == 0 && in.opts.Offline {
+				bundles = offline.Locate(offline.MediaPatterns())
+			}
+			for _, b := range bundles {
 				set.Order = append(set.Order, &Source{Kind: k, URL: b})
 			}
 		case KindCache:

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gostrap/gostrap/download"
 	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/offline"
 	"github.com/gostrap/gostrap/verify"
 )
 
@@ -79,7 +82,28 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		}
 		return rep, r.finish(st, v)
 	}
-	return rep, &NoSourceError{What: v + " for " + in.opts.Platform.String(), Attempts: rep.Attempts}
+	// Nothing configured could serve: look for a bundle on mounted media, as a person would
+	// reach for the USB stick.
+	note := ""
+	if slices.Contains(in.opts.Sources, KindBundle) && len(in.opts.Bundles) == 0 {
+		found := offline.Locate(offline.MediaPatterns())
+		for _, p := range found {
+			s := &Source{Kind: KindBundle, URL: p}
+			in.logf("trying the bundle found at %s", p)
+			st, err := r.try(ctx, s, v)
+			if err == nil {
+				return rep, r.finish(st, v)
+			}
+			var se *verify.SecurityError
+			if errors.As(err, &se) {
+				return rep, err
+			}
+		}
+		if len(found) == 0 {
+			note = "no offline bundle found on mounted media (" + strings.Join(offline.MediaPatterns(), ", ") + ")"
+		}
+	}
+	return rep, &NoSourceError{What: v + " for " + in.opts.Platform.String(), Attempts: rep.Attempts, Note: note}
 }
 
 func (in *Installer) already(rep *Report, v string, m *Meta) error {
@@ -111,6 +135,7 @@ type run struct {
 	dead map[*Source]bool
 
 	indexes map[*Source][]mirror.Release
+	trees   map[*Source]*offline.Tree
 
 	h1Mu sync.Mutex
 	h1   map[string]*h1Lookup
@@ -118,7 +143,7 @@ type run struct {
 
 func newRun(ctx context.Context, in *Installer, rep *Report, srcs *Sources) *run {
 	return &run{ctx: ctx, in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
-		indexes: map[*Source][]mirror.Release{}, h1: map[string]*h1Lookup{}}
+		indexes: map[*Source][]mirror.Release{}, trees: map[*Source]*offline.Tree{}, h1: map[string]*h1Lookup{}}
 }
 
 // fail records a failed attempt at s. Failures that mean the source cannot be reached mark it
@@ -200,8 +225,42 @@ func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, bool) 
 	case KindCache:
 		vs := r.in.cachedVersions()
 		return vs, len(vs) > 0
+	case KindBundle:
+		t, err := r.openTree(s)
+		if err != nil {
+			return nil, false
+		}
+		var vs []mirror.Version
+		for _, e := range t.Manifest.Entries {
+			if e.Platform == r.in.opts.Platform.String() {
+				vs = append(vs, mirror.Version{Version: e.Version, Stable: mirror.IsStable(e.Version)})
+			}
+		}
+		return vs, len(vs) > 0
 	}
 	return nil, false
+}
+
+// openTree opens a bundle once per run; a bundle that cannot be opened is recorded and dead.
+func (r *run) openTree(s *Source) (*offline.Tree, error) {
+	if t, ok := r.trees[s]; ok {
+		return t, nil
+	}
+	if r.dead[s] {
+		return nil, errDead
+	}
+	start := time.Now()
+	t, err := offline.Open(s.URL)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = &mirror.NotFoundError{Spec: mirror.Spec{Kind: mirror.Exact, Version: "a bundle at " + s.URL}}
+		}
+		r.fail(s, s.URL, "index", start, err)
+		r.dead[s] = true
+		return nil, err
+	}
+	r.trees[s] = t
+	return t, nil
 }
 
 // try installs v from s into a staging tree, or records why it could not.
@@ -232,6 +291,12 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 		}
 	case KindProxy:
 		return r.tryProxy(ctx, s, v, start)
+	case KindBundle:
+		var err error
+		if c, err = r.bundleCandidate(ctx, s, v); err != nil {
+			r.fail(s, s.URL, stageOf(err), start, err)
+			return nil, err
+		}
 	case KindCache:
 		var err error
 		if c, err = r.in.cachedCandidate(s, v); err != nil {
@@ -244,7 +309,9 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 	if c.size == 0 {
 		c.max = maxDownload
 	}
-	c.h1 = r.lookupH1(ctx, v)
+	if c.h1 == nil {
+		c.h1 = r.lookupH1(ctx, v)
+	}
 	st, err := r.fetchArchive(ctx, c, v)
 	if err != nil {
 		r.fail(s, c.url, stageOf(err), start, err)
@@ -324,6 +391,54 @@ func (r *run) trustMirror(ctx context.Context, c *candidate, v string) error {
 		return herr
 	}
 	return &UntrustedError{File: c.cacheName, Why: err}
+}
+
+// bundleCandidate reads v from a bundle: its checksum-database proof is checked offline first,
+// then the module zip (or else the release archive) is opened in place, its size checked
+// against the manifest.
+func (r *run) bundleCandidate(ctx context.Context, s *Source, v string) (*candidate, error) {
+	t, err := r.openTree(s)
+	if err != nil {
+		return nil, err
+	}
+	p := r.in.opts.Platform
+	e, ok := t.Manifest.Entry(v, p.String())
+	if !ok {
+		return nil, &mirror.NotFoundError{Spec: mirror.Spec{Kind: mirror.Exact, Version: v + " for " + p.String() + " in the bundle"}}
+	}
+	db, err := r.in.SumDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h1, err := t.Prove(ctx, db.DB(), e)
+	if err != nil {
+		return nil, err
+	}
+	c := &candidate{src: s, modVersion: e.Module, offlineProof: true,
+		h1:        doneLookup(h1, db.Name()),
+		trustedBy: "the bundle's proof from the checksum database " + db.Name() + ", checked offline"}
+	path := e.Zip
+	if path != "" {
+		c.format, c.cacheName = "modzip", "golang.org-toolchain@"+e.Module+".zip"
+	} else if path = e.Archive; path != "" {
+		c.format, c.cacheName, c.treeOnly = formatOf(path), path, true
+	} else {
+		return nil, &offline.TamperedError{Path: t.Path, Reason: "entry " + v + " " + p.String() + " holds no file"}
+	}
+	f, file, err := t.Check(path)
+	if err != nil {
+		return nil, err
+	}
+	c.local, c.size, c.manifestSHA256 = f, file.Size, file.SHA256
+	c.url = s.URL + "/" + path
+	return c, nil
+}
+
+// doneLookup is a checksum-database answer already in hand.
+func doneLookup(h1, db string) *h1Lookup {
+	l := &h1Lookup{done: make(chan struct{}), h1: h1, db: db}
+	close(l.done)
+	return l
 }
 
 // UntrustedError is a download that nothing trustworthy can vouch for.

@@ -97,6 +97,8 @@ func (e *InstallError) Unwrap() error { return e.Err }
 type NoSourceError struct {
 	What     string
 	Attempts []Attempt
+	// Note adds what else was looked for (offline bundles on mounted media).
+	Note string
 }
 
 func (e *NoSourceError) Error() string {
@@ -107,6 +109,9 @@ func (e *NoSourceError) Error() string {
 			continue
 		}
 		fmt.Fprintf(&b, "\n\t%s %s: %s: %s", a.Kind, download.Redact(a.Source), a.Error.Class, firstLine(a.Error.Message))
+	}
+	if e.Note != "" {
+		fmt.Fprintf(&b, "\n\t%s", e.Note)
 	}
 	return b.String()
 }

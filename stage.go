@@ -21,6 +21,7 @@ import (
 
 	"github.com/gostrap/gostrap/download"
 	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/offline"
 	"github.com/gostrap/gostrap/verify"
 )
 
@@ -46,6 +47,11 @@ type candidate struct {
 	// local is the file in a bundle, opened and its size checked against the manifest; the
 	// checksum database's proof in the bundle vouches (sumdb-offline).
 	local fs.File
+	// manifestSHA256 is the bundle manifest's digest: not a trust root, but a changed file is
+	// reported as a tampered bundle rather than only as a hash mismatch.
+	manifestSHA256 string
+	// offlineProof: the checksum database vouched through a bundle's proof, checked offline.
+	offlineProof bool
 }
 
 // staged is a verified tree in a staging directory, ready to be renamed into place.
@@ -369,6 +375,9 @@ func (r *run) verify(ctx context.Context, c *candidate, v string, res download.F
 			methods = append(methods, verify.MethodSHA256)
 		}
 	}
+	if c.manifestSHA256 != "" && c.manifestSHA256 != res.SHA256 {
+		return nil, &offline.TamperedError{Path: c.src.URL, Reason: fmt.Sprintf("%s has sha256 %s, the manifest says %s", c.cacheName, res.SHA256, c.manifestSHA256)}
+	}
 	if c.cached != nil {
 		// Offline from the cache: the sha256 recorded when the download was verified vouches.
 		if xerr != nil {
@@ -399,8 +408,12 @@ func (r *run) verify(ctx context.Context, c *candidate, v string, res download.F
 			return nil, err
 		}
 		ver.H1, ver.Digest = got, got
-		methods = append(methods, verify.MethodSumDB)
-		ver.TrustedBy = "the checksum database " + h1.db
+		if c.offlineProof {
+			methods = append(methods, verify.MethodSumDBOffline)
+		} else {
+			methods = append(methods, verify.MethodSumDB)
+			ver.TrustedBy = "the checksum database " + h1.db
+		}
 	case c.treeOnly || !c.selfTrusted:
 		// The tree hash: the only trust for a mirror with no index, a second one otherwise,
 		// recorded when the checksum database answers in time.
@@ -427,7 +440,11 @@ func (r *run) verify(ctx context.Context, c *candidate, v string, res download.F
 		if ver.Digest == "" {
 			ver.Digest = got
 		}
-		methods = append(methods, verify.MethodSumDBTree)
+		if c.offlineProof {
+			methods = append(methods, verify.MethodSumDBOffline)
+		} else {
+			methods = append(methods, verify.MethodSumDBTree)
+		}
 	}
 	if len(methods) == 0 {
 		return nil, &UntrustedError{File: c.cacheName, Why: errors.New("no digest was checked")}

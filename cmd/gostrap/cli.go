@@ -31,6 +31,13 @@ Usage:
                                 print the environment that puts a toolchain on PATH
   gostrap doctor [URL...]       probe every source (or the URLs) stage by stage: proxy, DNS,
                                 TCP, TLS, HTTP; say what fails, why, and what to do
+  gostrap bundle create --out PATH [--version V]... [--platform OS/ARCH]... [--archive]
+                                carry releases to an air-gapped machine (also a file:// GOPROXY)
+  gostrap bundle verify PATH    check a bundle offline: every file, every proof
+  gostrap mirror sync --out DIR [--version V | --since 1.N]... [--platform OS/ARCH]...
+                                build or update a static mirror tree for a fleet
+  gostrap mirror serve DIR [--addr HOST:PORT]
+                                serve a tree on the LAN
   gostrap version               print gostrap's version
 
 Common flags (each also an environment variable; see the README):
@@ -65,6 +72,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdEnv(args, stdout, stderr)
 	case "doctor":
 		jsonOut, err = cmdDoctor(ctx, args, stdout, stderr)
+	case "bundle":
+		jsonOut, err = cmdBundle(ctx, args, stdout, stderr)
+	case "mirror":
+		jsonOut, err = cmdMirror(ctx, args, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "gostrap %s\n", Version)
 		return 0

@@ -106,6 +106,7 @@ func setupScript(env *testscript.Env) error {
 		"TLSOFFICIAL":           tlsOfficial.URL + "/dl/",
 		"CLOSED":                mirrortest.ClosedURL(),
 		"HOST":                  mirror.Host().String(),
+		"HOSTDASH":              mirror.Host().OS + "-" + mirror.Host().OfficialArch(),
 		"GOSTRAP_DIR":           filepath.Join(work, "go"),
 		"GOSTRAP_CACHE":         filepath.Join(work, "cache"),
 		"GOSTRAP_OFFICIAL":      s.OfficialURL(),
