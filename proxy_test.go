@@ -341,3 +341,34 @@ func TestLiveProxy(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// TestLiveBundleGoCommand makes a bundle of a real toolchain through the configured GOPROXY,
+// then has the real go command switch to it with the bundle as a file:// GOPROXY, checking the
+// bundle's copy of sum.golang.org. Set GOSTRAP_LIVE=1 to run it.
+func TestLiveBundleGoCommand(t *testing.T) {
+	if os.Getenv("GOSTRAP_LIVE") == "" {
+		t.Skip("set GOSTRAP_LIVE=1 to bundle a real toolchain through the configured GOPROXY")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	os.Unsetenv(download.TestNetworkEnv)
+	defer os.Setenv(download.TestNetworkEnv, "loopback")
+	tmp := t.TempDir()
+	in := mustInstaller(t, Options{Dir: filepath.Join(tmp, "go"), CacheDir: filepath.Join(tmp, "cache"),
+		Official: []string{"off"}, Mirrors: []string{"off"}, Log: testLog{t}})
+	out := filepath.Join(tmp, "bundle")
+	if _, err := in.SyncTree(context.Background(), TreeOptions{Out: out, Specs: []string{"1.22.12"}, Zips: true}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gobin, "version")
+	cmd.Dir = tmp
+	cmd.Env = append(os.Environ(), "GOPROXY=file://"+out, "GOSUMDB=sum.golang.org", "GOTOOLCHAIN=go1.22.12",
+		"GOPATH="+filepath.Join(tmp, "gopath"), "GOMODCACHE="+filepath.Join(tmp, "gopath", "mod"), "GOFLAGS=-modcacherw")
+	got, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(got), "go1.22.12") {
+		t.Fatalf("go version: %s %v", got, err)
+	}
+	t.Logf("%s", got)
+}
