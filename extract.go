@@ -80,8 +80,16 @@ func newExtractor(dir, prefix string, mode func(string, fs.FileMode) fs.FileMode
 	if err != nil {
 		return nil, &download.DiskError{Op: "open", Path: dir, Err: err}
 	}
-	return &extractor{root: root, dir: dir, prefix: prefix, hashes: &verify.Hashes{}, mode: mode,
-		folded: map[string]string{}, dirs: map[string]*os.Root{".": root}}, nil
+	x := &extractor{root: root, dir: dir, prefix: prefix, hashes: &verify.Hashes{}, mode: mode,
+		folded: map[string]string{}, dirs: map[string]*os.Root{".": root}}
+	if os.Getenv("GOSTRAP_CRASH_AT") == "mid-extraction" {
+		x.afterFile = func(n int) {
+			if n == 8 {
+				checkpoint("mid-extraction")
+			}
+		}
+	}
+	return x, nil
 }
 
 func (x *extractor) Close() error {

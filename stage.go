@@ -174,8 +174,18 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 		res, err, xerr = streamTarGz(ctx, in.client, req, x)
 		return x, res, xerr, err
 	}
-	if res, err = in.client.Fetch(ctx, req); err != nil {
-		return nil, res, nil, err
+	for try := 0; ; try++ {
+		if res, err = in.client.Fetch(ctx, req); err != nil {
+			return nil, res, nil, err
+		}
+		if c.size > 0 || try > 0 || zipComplete(req.Partial) {
+			break
+		}
+		// No size was declared, and the zip has no end: most likely a body cut short under a
+		// Content-Length to match. Fetch it once more from the start; if the same bytes come
+		// back, they are what the server serves, and are judged as such.
+		in.logf("%s: the zip is incomplete (%s); fetching it again", c.cacheName, download.Bytes(res.Size))
+		os.Remove(req.Partial)
 	}
 	f, err := os.Open(req.Partial)
 	if err != nil {
@@ -184,6 +194,21 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 	defer f.Close()
 	x, xerr = extractZipFile(f, res.Size, req.Partial, dir, c)
 	return x, res, xerr, nil
+}
+
+// zipComplete reports whether the file ends in a zip's end of central directory.
+func zipComplete(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	_, err = zip.NewReader(f, st.Size())
+	return err == nil
 }
 
 // readLocal reads c from a bundle, hashing as it extracts: nothing is copied to the cache.

@@ -45,6 +45,10 @@ type Config struct {
 	TLSTimeout     time.Duration // one TLS handshake (default 10s)
 	HeaderTimeout  time.Duration // from request sent to response headers (default 30s)
 	IdleTimeout    time.Duration // a body that delivers nothing this long has stalled (default 15s)
+	// A body slower than MinSpeed bytes a second over SpeedWindow has stalled too: a trickle
+	// would otherwise hold a source for hours (default 16 KiB/s over 30s).
+	MinSpeed    int64
+	SpeedWindow time.Duration
 
 	RetryMax      int           // retries of one request (default 3)
 	RetryWaitMin  time.Duration // first backoff (default 200ms)
@@ -86,6 +90,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 15 * time.Second
+	}
+	if cfg.MinSpeed == 0 {
+		cfg.MinSpeed = 16 << 10
+	}
+	if cfg.SpeedWindow <= 0 {
+		cfg.SpeedWindow = 30 * time.Second
 	}
 	if cfg.RetryMax == 0 {
 		cfg.RetryMax = 3
@@ -258,6 +268,8 @@ func LoadRoots(caFile string) (*x509.CertPool, error) {
 type RedirectError struct {
 	From, To string
 	Reason   string
+	// Downgrade marks a redirect from https to http.
+	Downgrade bool
 }
 
 func (e *RedirectError) Error() string {
@@ -265,14 +277,14 @@ func (e *RedirectError) Error() string {
 }
 
 func (e *RedirectError) Class() Class {
-	if strings.HasPrefix(e.To, "http:") {
+	if e.Downgrade {
 		return ClassTLSPlaintext
 	}
 	return ClassHTTPStatus
 }
 
 func (e *RedirectError) Hint() string {
-	if strings.HasPrefix(e.To, "http:") {
+	if e.Downgrade {
 		return "the server sent the download to plain HTTP, where anyone on the path can change it; " +
 			"use another source"
 	}
@@ -282,7 +294,7 @@ func (e *RedirectError) Hint() string {
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	prev := via[len(via)-1]
 	if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return &RedirectError{From: prev.URL.String(), To: req.URL.String(), Reason: "downgrade from https to http"}
+		return &RedirectError{From: prev.URL.String(), To: req.URL.String(), Reason: "downgrade from https to http", Downgrade: true}
 	}
 	if len(via) >= 10 {
 		return &RedirectError{From: via[0].URL.String(), To: req.URL.String(), Reason: "more than 10 redirects"}

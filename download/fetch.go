@@ -311,12 +311,15 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 	default:
 		return false, statusError(resp)
 	}
-	if resp.ContentLength >= 0 && resp.ContentLength-skip > s.limit-s.have {
-		return false, &TooLargeError{URL: s.req.URL, Max: s.limit, Declared: s.req.Size > 0}
-	}
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
 		// The bytes must be hashed as published; a body re-encoded in transit is not them.
 		return false, &RangeError{URL: s.req.URL, Detail: "server applied Content-Encoding " + enc + " that was not asked for"}
+	}
+	if s.req.Size <= 0 && resp.ContentLength >= 0 && resp.ContentLength-skip > s.limit-s.have {
+		// With no declared size, a body announced over the cap is refused before it is read.
+		// With one, the bytes are counted as they come: a wrong Content-Length is a server's
+		// slip, and the body may still be the published file.
+		return false, &TooLargeError{URL: s.req.URL, Max: s.limit}
 	}
 
 	idle := s.c.cfg.IdleTimeout
@@ -333,8 +336,16 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 	}
 
 	buf := make([]byte, 256<<10)
+	window, windowStart, windowBytes := s.c.cfg.SpeedWindow, time.Now(), int64(0)
 	for {
 		n, rerr := body.Read(buf)
+		windowBytes += int64(n)
+		if el := time.Since(windowStart); el >= window {
+			if s.c.cfg.MinSpeed > 0 && float64(windowBytes)/el.Seconds() < float64(s.c.cfg.MinSpeed) {
+				return false, fmt.Errorf("%s: %w: %s/s over %s", redact(s.req.URL), ErrTooSlow, Bytes(int64(float64(windowBytes)/el.Seconds())), el.Round(time.Second))
+			}
+			windowStart, windowBytes = time.Now(), 0
+		}
 		if n > 0 {
 			if s.have+int64(n) > s.limit {
 				return false, &TooLargeError{URL: s.req.URL, Max: s.limit, Declared: s.req.Size > 0}
@@ -415,6 +426,9 @@ func parseContentRange(v string) (start, total int64, err error) {
 	}
 	return start, total, nil
 }
+
+// ErrTooSlow is a transfer slower than the minimum speed: a trickle is treated as a stall.
+var ErrTooSlow = fmt.Errorf("transfer too slow (%w)", ErrStalled)
 
 // idleReader resets the stall timer whenever bytes arrive.
 type idleReader struct {
