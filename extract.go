@@ -18,11 +18,12 @@ import (
 )
 
 // Limits on what an archive may make gostrap write. A Go release is about 15k files and 300 MB
-// unpacked; the limits leave room for growth and stop a bomb long before the disk fills.
-const (
-	maxArchiveFiles = 100_000
-	maxArchiveBytes = 2 << 30
-	maxFileBytes    = 512 << 20
+// unpacked, its largest file under 40 MB; the limits leave room for growth and stop a bomb long
+// before the disk fills. (Variables, so that tests can make bombs of a reasonable size.)
+var (
+	maxArchiveFiles       = 100_000
+	maxArchiveBytes int64 = 2 << 30
+	maxFileBytes    int64 = 512 << 20
 )
 
 // UnsafeArchiveError is an archive entry gostrap refuses to write. Nothing of the archive is
@@ -145,7 +146,7 @@ func (x *extractor) claim(raw, rel string, size int64) error {
 	}
 	x.total += size
 	if x.total > maxArchiveBytes {
-		return &UnsafeArchiveError{raw, fmt.Sprintf("archive unpacks to more than %d bytes", int64(maxArchiveBytes))}
+		return &UnsafeArchiveError{raw, fmt.Sprintf("archive unpacks to more than %d bytes", maxArchiveBytes)}
 	}
 	low := strings.ToLower(rel)
 	if prev, ok := x.folded[low]; ok {

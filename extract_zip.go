@@ -43,7 +43,7 @@ func extractZip(zr *zip.Reader, x *extractor) error {
 		if rel == "." {
 			return &UnsafeArchiveError{f.Name, "file in place of the root directory"}
 		}
-		if f.UncompressedSize64 > maxFileBytes {
+		if f.UncompressedSize64 > uint64(maxFileBytes) {
 			return &UnsafeArchiveError{f.Name, fmt.Sprintf("declared size %d over the %d-byte limit", f.UncompressedSize64, maxFileBytes)}
 		}
 		if err := x.claim(f.Name, rel, int64(f.UncompressedSize64)); err != nil {

@@ -100,6 +100,9 @@ type Options struct {
 	InsecureTrustMirror bool
 	// Use makes the installed version current even when another one is.
 	Use bool
+	// AllowDowngrade accepts an index whose newest release is older than one installed here
+	// before (otherwise refused as a rollback).
+	AllowDowngrade bool
 
 	// Download configures the HTTP client.
 	Download download.Config

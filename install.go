@@ -2,8 +2,10 @@ package gostrap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	goversion "go/version"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/offline"
 	"github.com/gostrap/gostrap/verify"
+	"github.com/rogpeppe/go-internal/lockedfile"
 )
 
 // Install installs the release spec asks for and reports how.
@@ -203,10 +206,83 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := r.in.checkRollback(spec, v, s); err != nil {
+			r.fail(s, s.URL, "index", time.Now(), err)
+			continue
+		}
 		r.in.logf("%s is %s (from %s)", spec, v, s)
 		return v, nil
 	}
 	return "", &NoSourceError{What: "the list of releases to resolve " + spec.String(), Attempts: r.rep.Attempts}
+}
+
+// RollbackError is an index whose answer is older than what this machine installed before.
+type RollbackError struct {
+	Source, Spec, Offered, Seen string
+}
+
+func (e *RollbackError) Error() string {
+	return fmt.Sprintf("%s offers %s as %s, but this machine has installed %s before: a stale index or a held-back update",
+		download.Redact(e.Source), e.Offered, e.Spec, e.Seen)
+}
+func (e *RollbackError) Class() download.Class { return download.ClassIndexRollback }
+
+// seenFile records the newest stable release installed here (overall, and per line), which no
+// index may then present as the newest.
+func (in *Installer) seenFile() string { return filepath.Join(in.opts.CacheDir, "seen.json") }
+
+type seen struct {
+	Latest string            `json:"latest"`
+	Lines  map[string]string `json:"lines"`
+}
+
+func (in *Installer) readSeen() seen {
+	var sn seen
+	if data, err := os.ReadFile(in.seenFile()); err == nil {
+		json.Unmarshal(data, &sn)
+	}
+	if sn.Lines == nil {
+		sn.Lines = map[string]string{}
+	}
+	return sn
+}
+
+// recordSeen raises the floor after a verified install of a stable release.
+func (in *Installer) recordSeen(v string) {
+	if !mirror.IsStable(v) {
+		return
+	}
+	unlock, err := lockedfile.MutexAt(in.seenFile() + ".lock").Lock()
+	if err != nil {
+		return
+	}
+	defer unlock()
+	sn := in.readSeen()
+	if sn.Latest == "" || mirror.CompareVersions(v, sn.Latest) > 0 {
+		sn.Latest = v
+	}
+	line := goversion.Lang(v)
+	if cur := sn.Lines[line]; cur == "" || mirror.CompareVersions(v, cur) > 0 {
+		sn.Lines[line] = v
+	}
+	data, _ := json.Marshal(sn)
+	mirror.WriteFileAtomic(in.seenFile(), data, 0o644)
+}
+
+// checkRollback refuses an index's latest (or newest of a line) older than one installed here.
+func (in *Installer) checkRollback(spec mirror.Spec, v string, s *Source) error {
+	if in.opts.AllowDowngrade || spec.Kind == mirror.Exact {
+		return nil
+	}
+	sn := in.readSeen()
+	floor := sn.Latest
+	if spec.Kind == mirror.Line {
+		floor = sn.Lines[spec.Version]
+	}
+	if floor != "" && mirror.CompareVersions(v, floor) < 0 {
+		return &RollbackError{Source: s.URL, Spec: spec.String(), Offered: v, Seen: floor}
+	}
+	return nil
 }
 
 // versions returns the releases s lists for the platform, reporting false when s has no index
@@ -516,6 +592,9 @@ func (r *run) finish(st *staged, v string) error {
 	if err != nil {
 		os.RemoveAll(st.dir)
 		return err
+	}
+	if r.in.opts.Platform == mirror.Host() {
+		r.in.recordSeen(v)
 	}
 	r.rep.GOROOT = r.in.layout.GOROOT(v)
 	r.rep.Source = &st.meta.Source

@@ -43,6 +43,9 @@ const (
 	// ClassUntrusted is bytes that nothing trustworthy vouches for: a mirror's download with
 	// neither an official index nor the checksum database reachable. An addition to DESIGN.
 	ClassUntrusted Class = "untrusted"
+	// ClassIndexRollback is an index whose newest release is older than one this machine has
+	// already installed: a stale mirror or a freeze attack. An addition to DESIGN.
+	ClassIndexRollback Class = "index-rollback"
 	// ClassOther is for failures none of the stable classes describe (a bug, a malformed
 	// index). It is an addition to the DESIGN list, never a replacement for one of its names.
 	ClassOther Class = "other"
@@ -52,7 +55,7 @@ const (
 // (exit 4) rather than that they could not be fetched (exit 3).
 func (c Class) Verification() bool {
 	switch c {
-	case ClassChecksumMismatch, ClassSumDBSecurity, ClassArchiveUnsafe, ClassUntrusted:
+	case ClassChecksumMismatch, ClassSumDBSecurity, ClassArchiveUnsafe, ClassUntrusted, ClassIndexRollback:
 		return true
 	}
 	return false
@@ -311,6 +314,9 @@ func HintFor(c Class, err error) string {
 		return "nothing trustworthy vouches for these bytes: make an official index (--official URL) or the " +
 			"checksum database (through GOPROXY) reachable, or install from a bundle; only if you accept the " +
 			"risk, pass --insecure-trust-mirror"
+	case ClassIndexRollback:
+		return "the index is older than what this machine has installed before (a stale mirror, or someone " +
+			"holding back updates): use another source, ask for the version explicitly, or pass --allow-downgrade"
 	case ClassArchiveUnsafe:
 		return "the archive tries to write outside its tree or holds links or devices: it was refused; " +
 			"do not use this source"

@@ -44,6 +44,7 @@ type common struct {
 	offline           bool
 	insecureMirror    bool
 	use               bool
+	allowDowngrade    bool
 	idleTimeout       time.Duration
 	connectTimeout    time.Duration
 }
@@ -99,6 +100,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.offline, "offline", envBool("GOSTRAP_OFFLINE"), "use only bundles and the local cache (GOSTRAP_OFFLINE)")
 	fs.BoolVar(&c.insecureMirror, "insecure-trust-mirror", false, "accept a mirror's own checksum when nothing trusted vouches (INSECURE)")
 	fs.BoolVar(&c.use, "use", false, "make the installed version current")
+	fs.BoolVar(&c.allowDowngrade, "allow-downgrade", false, "accept an index whose latest is older than a release installed here before")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", envDuration("GOSTRAP_IDLE_TIMEOUT", 15*time.Second), "give a transfer up after this long without data (GOSTRAP_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", envDuration("GOSTRAP_CONNECT_TIMEOUT", 10*time.Second), "TCP connect and TLS handshake timeout (GOSTRAP_CONNECT_TIMEOUT)")
 }
@@ -133,6 +135,7 @@ func (c *common) options(stderr io.Writer) (gostrap.Options, error) {
 		Offline:             c.offline,
 		InsecureTrustMirror: c.insecureMirror,
 		Use:                 c.use,
+		AllowDowngrade:      c.allowDowngrade,
 		Platform:            mirror.Host(),
 		Download: download.Config{
 			CAFile:         c.caFile,
