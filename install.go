@@ -81,6 +81,10 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 				// A possible attack: no other source is tried for these bytes.
 				return rep, err
 			}
+			if download.Classify(err) == download.ClassDisk {
+				// The disk, not the source, failed: another source would fail the same way.
+				return rep, err
+			}
 			continue
 		}
 		return rep, r.finish(st, v)

@@ -131,7 +131,7 @@ func (e *NoSourceError) Class() download.Class {
 			first = a.Error.Class
 		}
 	}
-	if first == "" || !first.Unreachable() && !first.Verification() {
+	if first == "" {
 		return download.ClassNotFound
 	}
 	return first

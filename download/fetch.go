@@ -107,7 +107,14 @@ type DiskError struct {
 	Err      error
 }
 
-func (e *DiskError) Error() string { return fmt.Sprintf("%s %s: %v", e.Op, e.Path, e.Err) }
+func (e *DiskError) Error() string {
+	err := e.Err
+	var pe *os.PathError
+	if errors.As(err, &pe) && (pe.Path == e.Path || strings.HasSuffix(e.Path, pe.Path)) {
+		err = pe.Err // the path is already said
+	}
+	return fmt.Sprintf("%s %s: %v", e.Op, e.Path, err)
+}
 func (e *DiskError) Unwrap() error { return e.Err }
 func (e *DiskError) Class() Class  { return ClassDisk }
 
