@@ -50,6 +50,12 @@ type Config struct {
 	MinSpeed    int64
 	SpeedWindow time.Duration
 
+	// Files of SegmentThreshold bytes or more (default 16 MiB), and files of unknown size, are
+	// fetched in SegmentSize chunks (default 4 MiB) over up to 8 connections; a negative
+	// threshold keeps every download on one connection.
+	SegmentThreshold int64
+	SegmentSize      int64
+
 	RetryMax      int           // retries of one request (default 3)
 	RetryWaitMin  time.Duration // first backoff (default 200ms)
 	RetryWaitMax  time.Duration // longest backoff (default 4s)
@@ -96,6 +102,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.SpeedWindow <= 0 {
 		cfg.SpeedWindow = 30 * time.Second
+	}
+	if cfg.SegmentThreshold == 0 {
+		cfg.SegmentThreshold = 16 << 20
+	}
+	if cfg.SegmentSize <= 0 {
+		cfg.SegmentSize = 4 << 20
 	}
 	if cfg.RetryMax == 0 {
 		cfg.RetryMax = 3

@@ -184,6 +184,14 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		return res, &DiskError{Op: "stat", Path: req.Partial, Err: err}
 	}
 	have := st.Size()
+	if n, ok := readSegState(req.Partial); ok {
+		// An earlier segmented fetch died: only its contiguous prefix is solid.
+		have = min(have, n)
+		if err := f.Truncate(have); err != nil {
+			return res, &DiskError{Op: "truncate", Path: req.Partial, Err: err}
+		}
+		os.Remove(segState(req.Partial))
+	}
 	if have > limit {
 		if err := f.Truncate(0); err != nil {
 			return res, &DiskError{Op: "truncate", Path: req.Partial, Err: err}
@@ -205,6 +213,20 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		tr = c.cfg.Progress.Start(req.Label, req.Size, have)
 	}
 	defer tr.Finish()
+
+	if t := c.cfg.SegmentThreshold; t > 0 && (req.Size <= 0 || req.Size-have >= t) {
+		n, size, err := c.fetchSegmented(ctx, req, f, h, tr, have, limit)
+		res.Fetched += n
+		if err == nil {
+			res.Size = size
+			res.SHA256 = hex.EncodeToString(h.Sum(nil))
+			return res, nil
+		}
+		if !errors.Is(err, errNoRanges) {
+			return res, err
+		}
+		// One stream, from where we are.
+	}
 
 	st8 := &stream{c: c, req: req, f: f, h: h, tr: tr, limit: limit, have: have}
 	failures := 0

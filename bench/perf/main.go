@@ -1,0 +1,491 @@
+// Command perf times gostrap against the baselines an installer must beat, in one run,
+// alternating the contenders round by round, and writes medians, ratios and peak RSS to
+// docs/performance.md. These machines are noisy: only medians of several rounds, and ratios
+// taken within the same run, mean anything.
+//
+//	go run ./bench/perf [-rounds 5] [-proxy] [-out docs/performance.md]
+//
+// The release archive is built from the local Go installation (GOROOT) as distpack lays it out
+// (go/..., gzip), labelled with a version the checksum database does not know, so that no
+// machine-specific difference in that tree can be mistaken for tampering. Contenders:
+//
+//	gostrap cold      gostrap install from a loopback `mirror serve`, empty cache
+//	pipeline          curl, then sha256sum -c, then tar xzf (the shell way)
+//	write floor       tar xf of the same tree uncompressed: writing the files, nothing else
+//	gostrap warm      gostrap install with the archive already in its cache
+//	tar xzf           tar xzf of the same archive from disk
+//	throttled         gostrap install, and a single curl, from a server that caps each connection
+//	proxy (-proxy)    gostrap install through the real GOPROXY, and GOTOOLCHAIN=go1.N.M go version
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/offline"
+)
+
+const version = "go1.26.99" // a version no checksum database knows (see the package comment)
+
+var (
+	rounds    = flag.Int("rounds", 5, "rounds; each runs every contender once, in turn")
+	withProxy = flag.Bool("proxy", false, "also time installs through the real GOPROXY (needs the network)")
+	proxyVer  = flag.String("proxy-version", "go1.25.5", "release for the proxy comparison")
+	out       = flag.String("out", "docs/performance.md", "report to write")
+	work      = flag.String("work", "bench/out", "scratch directory (kept between runs for the prepared archive)")
+	throttle  = flag.Int64("throttle", 8<<20, "bytes per second per connection for the throttled server")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	secs  float64
+	rssKB int64
+}
+
+type contender struct {
+	name    string
+	prepare func() error // untimed, before each run
+	cmd     func() *exec.Cmd
+	samples []sample
+}
+
+func run() error {
+	w, _ := filepath.Abs(*work)
+	if err := os.MkdirAll(w, 0o755); err != nil {
+		return err
+	}
+	goroot := runtime.GOROOT()
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		goroot = strings.TrimSpace(string(out))
+	}
+	p := mirror.Host()
+	site := filepath.Join(w, "site")
+	archive := filepath.Join(site, p.ArchiveName(version))
+	plainTar := filepath.Join(w, "tree.tar")
+	if err := prepare(goroot, site, archive, plainTar); err != nil {
+		return err
+	}
+	st, _ := os.Stat(archive)
+	sum, err := fileSHA(archive)
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(w, "gostrap")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gostrap").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+
+	plainURL, stopPlain, err := serve(offline.Handler(site), 0)
+	if err != nil {
+		return err
+	}
+	defer stopPlain()
+	slowURL, stopSlow, err := serve(offline.Handler(site), *throttle)
+	if err != nil {
+		return err
+	}
+	defer stopSlow()
+
+	dest := filepath.Join(w, "dest")
+	cache := filepath.Join(w, "cache")
+	warmCache := filepath.Join(w, "warm-cache")
+	clean := func(dirs ...string) func() error {
+		return func() error {
+			for _, d := range dirs {
+				if err := os.RemoveAll(d); err != nil {
+					return err
+				}
+			}
+			return os.MkdirAll(dest, 0o755)
+		}
+	}
+	env := append(os.Environ(), "GOPROXY=off", "GOSTRAP_MIRRORS=off", "GOSTRAP_QUIET=1")
+	gostrap := func(base, cacheDir string) func() *exec.Cmd {
+		return func() *exec.Cmd {
+			c := exec.Command(bin, "install", version, "--official", base, "--sources", "official",
+				"--dir", dest, "--cache-dir", cacheDir, "--quiet")
+			c.Env = env
+			return c
+		}
+	}
+	sh := func(script string) func() *exec.Cmd {
+		return func() *exec.Cmd { return exec.Command("sh", "-c", script) }
+	}
+	url := plainURL + filepath.Base(archive)
+	dl := filepath.Join(w, "dl.tar.gz")
+
+	cs := []*contender{
+		{name: "gostrap cold (loopback)", prepare: clean(dest, cache), cmd: gostrap(plainURL, cache)},
+		{name: "pipeline: curl + sha256sum + tar xzf", prepare: clean(dest, dl), cmd: sh(fmt.Sprintf(
+			"curl -sSf -o %s %s && echo '%s  %s' | sha256sum -c --quiet - && tar xzf %s -C %s", dl, url, sum, dl, dl, dest))},
+		{name: "write floor: tar xf (uncompressed)", prepare: clean(dest), cmd: sh(fmt.Sprintf("tar xf %s -C %s", plainTar, dest))},
+		{name: "gostrap warm cache", prepare: func() error {
+			if err := clean(dest)(); err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(warmCache, "dl", filepath.Base(archive)+".json")); err != nil {
+				// Fill the cache once, untimed.
+				c := gostrap(plainURL, warmCache)()
+				if out, err := c.CombinedOutput(); err != nil {
+					return fmt.Errorf("filling the cache: %v\n%s", err, out)
+				}
+				return clean(dest)()
+			}
+			return nil
+		}, cmd: gostrap(plainURL, warmCache)},
+		{name: "tar xzf (archive on disk)", prepare: clean(dest), cmd: sh(fmt.Sprintf("tar xzf %s -C %s", archive, dest))},
+		{name: fmt.Sprintf("gostrap cold, server capped at %d MiB/s per connection", *throttle>>20), prepare: clean(dest, cache), cmd: gostrap(slowURL, cache)},
+		{name: fmt.Sprintf("single curl download, capped at %d MiB/s", *throttle>>20), prepare: clean(dest, dl), cmd: sh(fmt.Sprintf(
+			"curl -sSf -o %s %s", dl, slowURL+filepath.Base(archive)))},
+	}
+	if *withProxy {
+		gp := filepath.Join(w, "gopath")
+		cs = append(cs,
+			&contender{name: "gostrap cold through GOPROXY", prepare: clean(dest, cache), cmd: func() *exec.Cmd {
+				c := exec.Command(bin, "install", *proxyVer, "--sources", "proxy", "--dir", dest, "--cache-dir", cache, "--quiet")
+				c.Env = append(os.Environ(), "GOSTRAP_QUIET=1")
+				return c
+			}},
+			&contender{name: "GOTOOLCHAIN=" + *proxyVer + " go version (fresh module cache)", prepare: func() error {
+				exec.Command("chmod", "-R", "u+w", gp).Run()
+				return clean(dest, gp)()
+			}, cmd: func() *exec.Cmd {
+				c := exec.Command("go", "version")
+				c.Dir = dest
+				c.Env = append(os.Environ(), "GOTOOLCHAIN="+*proxyVer, "GOPATH="+gp, "GOMODCACHE="+filepath.Join(gp, "mod"), "GOFLAGS=-modcacherw")
+				return c
+			}},
+		)
+	}
+
+	for r := 0; r < *rounds; r++ {
+		for _, c := range cs {
+			if err := c.prepare(); err != nil {
+				return fmt.Errorf("%s: %v", c.name, err)
+			}
+			s, err := timeCmd(c.cmd())
+			if err != nil {
+				return fmt.Errorf("%s: %v", c.name, err)
+			}
+			c.samples = append(c.samples, s)
+			fmt.Fprintf(os.Stderr, "round %d  %-55s %6.2fs  %6.1f MiB\n", r+1, c.name, s.secs, float64(s.rssKB)/1024)
+		}
+	}
+	os.RemoveAll(dest)
+	return os.WriteFile(*out, report(cs, st.Size(), countFiles(plainTar)), 0o644)
+}
+
+// timeCmd runs c under /usr/bin/time for its peak RSS: the rusage of a child of this process
+// would count this process's own memory, which the child shares until it execs.
+func timeCmd(c *exec.Cmd) (sample, error) {
+	rssFile, err := os.CreateTemp("", "perf-rss-")
+	if err != nil {
+		return sample{}, err
+	}
+	rssFile.Close()
+	defer os.Remove(rssFile.Name())
+	args := append([]string{"-f", "%M", "-o", rssFile.Name(), c.Path}, c.Args[1:]...)
+	tc := exec.Command("/usr/bin/time", args...)
+	tc.Env, tc.Dir = c.Env, c.Dir
+	var buf bytes.Buffer
+	tc.Stdout, tc.Stderr = &buf, &buf
+	start := time.Now()
+	err = tc.Run()
+	d := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("%v\n%s", err, buf.Bytes())
+	}
+	var rss int64
+	data, _ := os.ReadFile(rssFile.Name())
+	fmt.Sscan(strings.TrimSpace(string(data)), &rss)
+	return sample{secs: d.Seconds(), rssKB: rss}, nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func (c *contender) median() float64 {
+	var xs []float64
+	for _, s := range c.samples {
+		xs = append(xs, s.secs)
+	}
+	return median(xs)
+}
+
+func (c *contender) peakMiB() float64 {
+	var m int64
+	for _, s := range c.samples {
+		m = max(m, s.rssKB)
+	}
+	return float64(m) / 1024
+}
+
+func report(cs []*contender, size int64, files int) []byte {
+	var b bytes.Buffer
+	byName := func(prefix string) *contender {
+		for _, c := range cs {
+			if strings.HasPrefix(c.name, prefix) {
+				return c
+			}
+		}
+		return nil
+	}
+	fmt.Fprintf(&b, "# Performance\n\nGenerated by `go run ./bench/perf` on %s, %d rounds, contenders alternating within each round;\n"+
+		"medians, and ratios between medians of the same run. Archive: the local Go tree packed as a release\n"+
+		"archive (%s, %d files), served on loopback by `gostrap mirror serve`. %d cores.\n\n",
+		time.Now().UTC().Format("2006-01-02"), len(cs[0].samples), bytesHuman(size), files, runtime.NumCPU())
+	fmt.Fprintf(&b, "| contender | median | min | max | peak RSS |\n| --- | --- | --- | --- | --- |\n")
+	for _, c := range cs {
+		lo, hi := c.samples[0].secs, c.samples[0].secs
+		for _, s := range c.samples {
+			lo, hi = min(lo, s.secs), max(hi, s.secs)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f s | %.1f MiB |\n", c.name, c.median(), lo, hi, c.peakMiB())
+	}
+	fmt.Fprintf(&b, "\n| target | ratio | goal | met |\n| --- | --- | --- | --- |\n")
+	ratio := func(what, a, bName string, goal float64, atMost bool) {
+		x, y := byName(a), byName(bName)
+		if x == nil || y == nil {
+			return
+		}
+		r := x.median() / y.median()
+		met := r <= goal
+		rel := "at most"
+		if !atMost {
+			r = y.median() / x.median()
+			met = r >= goal
+			rel = "at least"
+		}
+		fmt.Fprintf(&b, "| %s | %.2fx | %s %.1fx | %s |\n", what, r, rel, goal, yes(met))
+	}
+	ratio("install from a loopback mirror / write floor", "gostrap cold (loopback)", "write floor", 1.3, true)
+	ratio("install from a loopback mirror / shell pipeline", "gostrap cold (loopback)", "pipeline", 0.9, true)
+	ratio("install through the proxy / go command's toolchain download", "gostrap cold through GOPROXY", "GOTOOLCHAIN=", 0.5, true)
+	ratio("single curl download / whole install, each connection capped (speed-up)", "gostrap cold, server capped", "single curl download", 3, false)
+	ratio("reinstall from a warm cache / tar xzf", "gostrap warm cache", "tar xzf", 1.1, true)
+	peak := 0.0
+	for _, c := range cs {
+		if strings.HasPrefix(c.name, "gostrap") {
+			peak = max(peak, c.peakMiB())
+		}
+	}
+	fmt.Fprintf(&b, "| peak RSS of any gostrap run | %.1f MiB | under 64 MiB | %s |\n", peak, yes(peak < 64))
+	return b.Bytes()
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func bytesHuman(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+// prepare builds the release archive, its index and the uncompressed tar once.
+func prepare(goroot, site, archive, plainTar string) error {
+	if _, err := os.Stat(filepath.Join(site, "index.json")); err == nil {
+		if _, err := os.Stat(plainTar); err == nil {
+			return nil
+		}
+	}
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		return err
+	}
+	var names []string
+	err := filepath.WalkDir(goroot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			rel, _ := filepath.Rel(goroot, p)
+			names = append(names, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	write := func(path string, compress bool) error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		var w io.Writer = f
+		var zw *gzip.Writer
+		if compress {
+			zw = gzip.NewWriter(f)
+			w = zw
+		}
+		tw := tar.NewWriter(w)
+		for _, n := range names {
+			p := filepath.Join(goroot, filepath.FromSlash(n))
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if n == "VERSION" {
+				data = []byte(version + "\ntime 2026-08-28T16:20:06Z\n")
+			}
+			st, _ := os.Stat(p)
+			mode := int64(0o644)
+			if st.Mode()&0o111 != 0 {
+				mode = 0o755
+			}
+			if err := tw.WriteHeader(&tar.Header{Name: "go/" + n, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(data)), ModTime: st.ModTime()}); err != nil {
+				return err
+			}
+			if _, err := tw.Write(data); err != nil {
+				return err
+			}
+		}
+		if err := tw.Close(); err != nil {
+			return err
+		}
+		if zw != nil {
+			return zw.Close()
+		}
+		return nil
+	}
+	if err := write(archive, true); err != nil {
+		return err
+	}
+	if err := write(plainTar, false); err != nil {
+		return err
+	}
+	sum, err := fileSHA(archive)
+	if err != nil {
+		return err
+	}
+	st, _ := os.Stat(archive)
+	p := mirror.Host()
+	idx := []mirror.Release{{Version: version, Stable: true, Files: []mirror.File{{Filename: filepath.Base(archive), OS: p.OS,
+		Arch: p.OfficialArch(), Version: version, SHA256: sum, Size: st.Size(), Kind: "archive"}}}}
+	data, _ := json.MarshalIndent(idx, "", " ")
+	if err := os.WriteFile(filepath.Join(site, "index.json"), data, 0o644); err != nil {
+		return err
+	}
+	// An empty manifest makes the directory a tree `mirror serve` accepts.
+	m := offline.Manifest{Format: offline.Format, SumDB: "sum.golang.org"}
+	data, _ = json.Marshal(m)
+	return os.WriteFile(filepath.Join(site, offline.ManifestName), data, 0o644)
+}
+
+func fileSHA(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func countFiles(tarPath string) int {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	tr := tar.NewReader(f)
+	for {
+		if _, err := tr.Next(); err != nil {
+			return n
+		}
+		n++
+	}
+}
+
+// serve serves h on loopback; with rate > 0 every connection is capped at rate bytes a second.
+func serve(h http.Handler, rate int64) (string, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	var ln net.Listener = l
+	if rate > 0 {
+		ln = &throttledListener{Listener: l, rate: rate}
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + l.Addr().String() + "/", func() { srv.Shutdown(context.Background()) }, nil
+}
+
+type throttledListener struct {
+	net.Listener
+	rate int64
+}
+
+func (l *throttledListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &throttledConn{Conn: c, rate: l.rate, start: time.Now()}, nil
+}
+
+// throttledConn paces writes so the connection never runs ahead of rate bytes a second.
+type throttledConn struct {
+	net.Conn
+	rate  int64
+	sent  int64
+	start time.Time
+}
+
+func (c *throttledConn) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), 64<<10)
+		k, err := c.Conn.Write(p[:n])
+		written += k
+		c.sent += int64(k)
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+		due := c.start.Add(time.Duration(float64(c.sent) / float64(c.rate) * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	return written, nil
+}
