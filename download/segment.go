@@ -42,10 +42,10 @@ func readSegState(partial string) (int64, bool) {
 }
 
 type segFetch struct {
-	c     *Client
-	req   FetchRequest
-	f     *os.File
-	tr    Tracker
+	c         *Client
+	req       FetchRequest
+	f         *os.File
+	tr        Tracker
 	size      int64
 	start     int64 // where the chunks begin (the resumed prefix ends here)
 	chunkSize int64
