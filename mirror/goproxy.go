@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gostrap/gostrap/download"
 )
@@ -50,17 +51,21 @@ func ParseGOPROXY(s string) (ProxyList, error) {
 		case "noproxy":
 			return nil, fmt.Errorf("invalid GOPROXY entry %q: noproxy is internal to the go command", entry)
 		}
+		if strings.ContainsFunc(entry, unicode.IsSpace) {
+			return nil, fmt.Errorf("invalid GOPROXY entry %q: contains white space", entry)
+		}
 		if !strings.Contains(entry, "://") {
 			entry = "https://" + entry
 		}
+		entry = strings.TrimRight(entry, "/")
 		u, err := url.Parse(entry)
-		if err != nil || u.Host == "" && u.Scheme != "file" {
+		if err != nil || u.Host == "" && u.Scheme != "file" || u.Port() == "" && strings.HasSuffix(u.Host, ":") {
 			return nil, fmt.Errorf("invalid GOPROXY entry %q", entry)
 		}
 		if u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file" {
 			return nil, fmt.Errorf("invalid GOPROXY entry %q: scheme must be https, http or file", entry)
 		}
-		list = append(list, ProxyEntry{URL: strings.TrimSuffix(entry, "/"), FallBackOnError: fallBack})
+		list = append(list, ProxyEntry{URL: entry, FallBackOnError: fallBack})
 	}
 	if len(list) == 0 {
 		return nil, errors.New("GOPROXY lists no proxy")
