@@ -6,12 +6,15 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // extractZip writes the entries of zr into x with a pool of writers, each inflating and
 // hashing its own entries: with a zip every entry can be read independently, so the work
 // spreads across cores. Every name is checked before any file is written.
 func extractZip(zr *zip.Reader, x *extractor) error {
+	zr.RegisterDecompressor(zip.Deflate, flate.NewReader)
 	type entry struct {
 		f   *zip.File
 		rel string
