@@ -69,7 +69,7 @@ func fuzzTarGz(t testing.TB, entries []fuzzEntry, level int) []byte {
 		if e.typeflag != tar.TypeDir && strings.HasSuffix(e.name, "/") {
 			continue // archive/tar cannot write it
 		}
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typeflag, Mode: e.mode, Linkname: e.linkname, Format: tar.FormatPAX}
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typeflag, Mode: e.mode, Linkname: e.linkname}
 		if e.typeflag == tar.TypeReg {
 			hdr.Size = int64(len(e.body))
 		}
@@ -149,7 +149,7 @@ func FuzzExtractTarGz(f *testing.F) {
 	f.Add(fuzzTarGz(f, fuzzValid, gzip.BestSpeed))
 	f.Add(fuzzTarGz(f, nil, gzip.NoCompression))
 	for _, h := range fuzzHostile {
-		f.Add(fuzzTarGz(f, append(fuzzValid[:2:2], h...), gzip.NoCompression))
+		f.Add(fuzzTarGz(f, h, gzip.NoCompression))
 	}
 	f.Add([]byte{})
 	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"))
@@ -163,7 +163,7 @@ func FuzzExtractZip(f *testing.F) {
 	f.Add(fuzzZip(f, fuzzValid, zip.Deflate))
 	f.Add(fuzzZip(f, nil, zip.Store))
 	for _, h := range fuzzHostile {
-		f.Add(fuzzZip(f, append(fuzzValid[:2:2], h...), zip.Store))
+		f.Add(fuzzZip(f, h, zip.Store))
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
