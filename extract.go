@@ -64,11 +64,13 @@ type extractor struct {
 	// mode gives the permission bits of a file from its name and the archive's mode.
 	mode func(rel string, archiveMode fs.FileMode) fs.FileMode
 
-	mu     sync.Mutex
-	files  int
-	total  int64
-	folded map[string]string // lower-cased name -> name
-	dirs   map[string]*os.Root
+	mu       sync.Mutex
+	files    int
+	total    int64
+	folded   map[string]string // lower-cased name -> name
+	isFile   map[string]bool   // lower-cased name -> is a file (not a directory)
+	dirsSeen map[string]bool   // lower-cased names that are, or will be, directories
+	dirs     map[string]*os.Root
 	// rename maps a name (relative to the prefix) to the path it is written at; the hashes
 	// keep the archive's name (a module zip's _go.mod is written as go.mod).
 	rename func(string) string
@@ -82,7 +84,7 @@ func newExtractor(dir, prefix string, mode func(string, fs.FileMode) fs.FileMode
 		return nil, &download.DiskError{Op: "open", Path: dir, Err: err}
 	}
 	x := &extractor{root: root, dir: dir, prefix: prefix, hashes: &verify.Hashes{}, mode: mode,
-		folded: map[string]string{}, dirs: map[string]*os.Root{".": root}}
+		folded: map[string]string{}, isFile: map[string]bool{}, dirsSeen: map[string]bool{}, dirs: map[string]*os.Root{".": root}}
 	if os.Getenv("GOSTRAP_CRASH_AT") == "mid-extraction" {
 		x.afterFile = func(n int) {
 			if n == 8 {
@@ -134,7 +136,7 @@ func (x *extractor) name(raw string, isDir bool) (string, error) {
 }
 
 // claim counts an entry against the limits and refuses case-colliding names.
-func (x *extractor) claim(raw, rel string, size int64) error {
+func (x *extractor) claim(raw, rel string, size int64, isFile bool) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.files++
@@ -155,7 +157,19 @@ func (x *extractor) claim(raw, rel string, size int64) error {
 		}
 		return &UnsafeArchiveError{raw, "name differs only in case from " + prev}
 	}
+	// A name under a file, or a file where a directory is, is refused here rather than left
+	// to whichever of the parallel writers gets there first.
+	for d := path.Dir(low); d != "."; d = path.Dir(d) {
+		if x.isFile[d] {
+			return &UnsafeArchiveError{raw, "lies under the file " + x.folded[d]}
+		}
+		x.dirsSeen[d] = true
+	}
+	if isFile && x.dirsSeen[low] {
+		return &UnsafeArchiveError{raw, "a file where a directory is"}
+	}
 	x.folded[low] = rel
+	x.isFile[low] = isFile
 	return nil
 }
 
@@ -182,7 +196,7 @@ func (x *extractor) mkdir(raw string) error {
 	if err != nil || rel == "." {
 		return err
 	}
-	if err := x.claim(raw, rel, 0); err != nil {
+	if err := x.claim(raw, rel, 0, false); err != nil {
 		return err
 	}
 	_, err = x.dirRoot(rel)
@@ -198,7 +212,7 @@ func (x *extractor) file(raw string, size int64, archiveMode fs.FileMode, r io.R
 	if rel == "." {
 		return &UnsafeArchiveError{raw, "file in place of the root directory"}
 	}
-	if err := x.claim(raw, rel, size); err != nil {
+	if err := x.claim(raw, rel, size, true); err != nil {
 		return err
 	}
 	return x.write(raw, rel, size, x.mode(rel, archiveMode), r, buf)

@@ -82,7 +82,7 @@ func extractTar(r io.Reader, x *extractor) (err error) {
 			if rel == "." {
 				return &UnsafeArchiveError{hdr.Name, "file in place of the root directory"}
 			}
-			if err := x.claim(hdr.Name, rel, hdr.Size); err != nil {
+			if err := x.claim(hdr.Name, rel, hdr.Size, true); err != nil {
 				return err
 			}
 			data := make([]byte, hdr.Size)

@@ -49,7 +49,7 @@ func extractZip(zr *zip.Reader, x *extractor) error {
 		if f.UncompressedSize64 > uint64(maxFileBytes) {
 			return &UnsafeArchiveError{f.Name, fmt.Sprintf("declared size %d over the %d-byte limit", f.UncompressedSize64, maxFileBytes)}
 		}
-		if err := x.claim(f.Name, rel, int64(f.UncompressedSize64)); err != nil {
+		if err := x.claim(f.Name, rel, int64(f.UncompressedSize64), true); err != nil {
 			return err
 		}
 		files = append(files, entry{f, rel})

@@ -57,9 +57,15 @@ func ParseGOPROXY(s string) (ProxyList, error) {
 		if !strings.Contains(entry, "://") {
 			entry = "https://" + entry
 		}
-		entry = strings.TrimRight(entry, "/")
+		// Trailing slashes come off the path, never out of "scheme://".
+		scheme, rest, _ := strings.Cut(entry, "://")
+		if scheme != "https" && scheme != "http" && scheme != "file" {
+			return nil, fmt.Errorf("invalid GOPROXY entry %q: scheme must be https, http or file", entry)
+		}
+		entry = scheme + "://" + strings.TrimRight(rest, "/")
 		u, err := url.Parse(entry)
-		if err != nil || u.Host == "" && u.Scheme != "file" || u.Port() == "" && strings.HasSuffix(u.Host, ":") {
+		if err != nil || u.Port() == "" && strings.HasSuffix(u.Host, ":") ||
+			u.Scheme != "file" && u.Host == "" || u.Scheme == "file" && (u.Path == "" || u.Host != "") {
 			return nil, fmt.Errorf("invalid GOPROXY entry %q", entry)
 		}
 		if u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file" {
