@@ -292,6 +292,7 @@ func toolchainMode(rel string, _ fs.FileMode) fs.FileMode {
 	return 0o644
 }
 
-// workers is the size of the writer pool: enough to keep the disk busy while one goroutine
-// decompresses.
-func workers() int { return min(max(runtime.GOMAXPROCS(0), 2)*2, 8) }
+// workers is the size of the writer pool. Writers spend their time in file-creating system
+// calls, not on a CPU, so there are more of them than cores: measured here (2 cores), creating
+// 12k files took 510 ms with one writer and 210 ms with four or eight.
+func workers() int { return min(max(4*runtime.GOMAXPROCS(0), 8), 16) }

@@ -165,10 +165,11 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	if len(s.got) > 1 {
 		spawn()
 	}
-	// Open more connections while each one is slow and more of them help.
+	// Open more connections while each one is slow: at the first measurement, as many as it
+	// takes for their sum to reach segEnough, up to segMax.
 	stopRamp := make(chan struct{})
 	go func() {
-		tick := time.NewTicker(300 * time.Millisecond)
+		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
@@ -179,15 +180,19 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			case <-tick.C:
 			}
 			s.mu.Lock()
-			slow := len(s.speeds) > 0
+			fastest := 0.0
 			for _, v := range s.speeds {
-				if v >= segEnough {
-					slow = false
-				}
+				fastest = max(fastest, v)
 			}
-			more := slow && s.workers < segMax && s.next < len(s.got) && s.err == nil
+			// Enough connections for their sum to reach segEnough, judged by the fastest one.
+			want := s.workers
+			if fastest > 0 && fastest < segEnough {
+				want = min(segMax, int(segEnough/fastest)+1)
+			}
+			add := min(want-s.workers, len(s.got)-s.next)
+			ok := s.err == nil
 			s.mu.Unlock()
-			if more {
+			for ; ok && add > 0; add-- {
 				spawn()
 			}
 		}

@@ -51,8 +51,9 @@ var (
 	withProxy = flag.Bool("proxy", false, "also time installs through the real GOPROXY (needs the network)")
 	proxyVer  = flag.String("proxy-version", "go1.25.5", "release for the proxy comparison")
 	out       = flag.String("out", "docs/performance.md", "report to write")
-	work      = flag.String("work", "bench/out", "scratch directory (kept between runs for the prepared archive)")
+	work      = flag.String("work", "bench/_out", "scratch directory (kept between runs for the prepared archive)")
 	throttle  = flag.Int64("throttle", 8<<20, "bytes per second per connection for the throttled server")
+	serveOnly = flag.Bool("serve", false, "prepare, start the servers, print their URLs and wait (for looking into one contender by hand)")
 )
 
 func main() {
@@ -112,19 +113,39 @@ func run() error {
 	}
 	defer stopSlow()
 
+	if *serveOnly {
+		fmt.Printf("plain %s\nthrottled %s\nversion %s\n", plainURL, slowURL, version)
+		select {}
+	}
 	dest := filepath.Join(w, "dest")
 	cache := filepath.Join(w, "cache")
 	warmCache := filepath.Join(w, "warm-cache")
+	// Trees are moved aside, not deleted, between contenders: on a disk mounted with online
+	// discard, deleting 225 MB slows the next few seconds of I/O, which would land on whichever
+	// contender comes next. The trash is emptied between rounds, and the disk left to settle.
+	trash := filepath.Join(w, "trash")
+	trashed := 0
 	clean := func(dirs ...string) func() error {
 		return func() error {
+			os.MkdirAll(trash, 0o755)
 			for _, d := range dirs {
-				if err := os.RemoveAll(d); err != nil {
-					return err
+				if _, err := os.Stat(d); err == nil {
+					trashed++
+					if err := os.Rename(d, filepath.Join(trash, fmt.Sprint(trashed))); err != nil {
+						return err
+					}
 				}
 			}
 			return os.MkdirAll(dest, 0o755)
 		}
 	}
+	settle := func() {
+		exec.Command("chmod", "-R", "u+w", trash).Run()
+		os.RemoveAll(trash)
+		exec.Command("sync").Run()
+		time.Sleep(3 * time.Second)
+	}
+	settle()
 	env := append(os.Environ(), "GOPROXY=off", "GOSTRAP_MIRRORS=off", "GOSTRAP_QUIET=1")
 	gostrap := func(base, cacheDir string) func() *exec.Cmd {
 		return func() *exec.Cmd {
@@ -172,10 +193,7 @@ func run() error {
 				c.Env = append(os.Environ(), "GOSTRAP_QUIET=1")
 				return c
 			}},
-			&contender{name: "GOTOOLCHAIN=" + *proxyVer + " go version (fresh module cache)", prepare: func() error {
-				exec.Command("chmod", "-R", "u+w", gp).Run()
-				return clean(dest, gp)()
-			}, cmd: func() *exec.Cmd {
+			&contender{name: "GOTOOLCHAIN=" + *proxyVer + " go version (fresh module cache)", prepare: clean(dest, gp), cmd: func() *exec.Cmd {
 				c := exec.Command("go", "version")
 				c.Dir = dest
 				c.Env = append(os.Environ(), "GOTOOLCHAIN="+*proxyVer, "GOPATH="+gp, "GOMODCACHE="+filepath.Join(gp, "mod"), "GOFLAGS=-modcacherw")
@@ -196,8 +214,10 @@ func run() error {
 			c.samples = append(c.samples, s)
 			fmt.Fprintf(os.Stderr, "round %d  %-55s %6.2fs  %6.1f MiB\n", r+1, c.name, s.secs, float64(s.rssKB)/1024)
 		}
+		settle()
 	}
-	os.RemoveAll(dest)
+	clean(dest)()
+	settle()
 	return os.WriteFile(*out, report(cs, st.Size(), countFiles(plainTar)), 0o644)
 }
 
