@@ -2,7 +2,6 @@ package gostrap
 
 import (
 	"archive/tar"
-	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -112,18 +111,27 @@ func describeTarType(t byte) string {
 	return fmt.Sprintf("entry of type %q", t)
 }
 
-// writerPool writes small files concurrently. The first error stops it.
+// writerPool writes small files concurrently. The decompressing goroutine hands it files
+// whole and runs ahead while up to poolBytes of them wait to be written, so that a slow
+// file creation does not stall the inflate, and memory stays bounded. The first error stops it.
 type writerPool struct {
 	x    *extractor
 	jobs chan writeJob
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	err  error
+
+	room     *sync.Cond
+	inflight int64
 }
+
+// poolBytes bounds the bytes queued for the writers (peak RSS stays well under 64 MiB).
+const poolBytes = 16 << 20
 
 func newWriterPool(x *extractor) *writerPool {
 	n := workers()
-	p := &writerPool{x: x, jobs: make(chan writeJob, 2*n)}
+	p := &writerPool{x: x, jobs: make(chan writeJob, 4096)}
+	p.room = sync.NewCond(&p.mu)
 	for range n {
 		p.wg.Add(1)
 		go p.run()
@@ -133,26 +141,36 @@ func newWriterPool(x *extractor) *writerPool {
 
 func (p *writerPool) run() {
 	defer p.wg.Done()
-	buf := make([]byte, 64<<10)
 	for j := range p.jobs {
-		if p.failed() != nil {
-			continue
+		if p.failed() == nil {
+			if err := p.x.writeData(j.raw, j.rel, j.perm, j.data); err != nil {
+				p.fail(err)
+			}
 		}
-		err := p.x.write(j.raw, j.rel, int64(len(j.data)), j.perm, bytes.NewReader(j.data), buf)
-		if err != nil {
-			p.fail(err)
-		}
+		p.mu.Lock()
+		p.inflight -= int64(len(j.data))
+		p.mu.Unlock()
+		p.room.Signal()
 	}
 }
 
-func (p *writerPool) submit(j writeJob) { p.jobs <- j }
+func (p *writerPool) submit(j writeJob) {
+	p.mu.Lock()
+	for p.inflight > 0 && p.inflight+int64(len(j.data)) > poolBytes && p.err == nil {
+		p.room.Wait()
+	}
+	p.inflight += int64(len(j.data))
+	p.mu.Unlock()
+	p.jobs <- j
+}
 
 func (p *writerPool) fail(err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.err == nil {
 		p.err = err
 	}
+	p.mu.Unlock()
+	p.room.Broadcast()
 }
 
 func (p *writerPool) failed() error {

@@ -328,22 +328,22 @@ func badBytes(err error) bool {
 // the extractor at once. An unsafe entry stops the download; a malformed stream does not, so
 // that the download completes and its digest says whether the bytes were tampered with.
 func streamTarGz(ctx context.Context, c *download.Client, req download.FetchRequest, x *extractor) (download.FetchResult, error, error) {
-	pr, pw := io.Pipe()
+	p := newBufPipe()
 	xerrc := make(chan error, 1)
 	go func() {
-		err := extractTarGz(pr, x)
+		err := extractTarGz(p, x)
 		var unsafe *UnsafeArchiveError
 		var disk *download.DiskError
 		if errors.As(err, &unsafe) || errors.As(err, &disk) {
-			pr.CloseWithError(err)
+			p.CloseRead(err)
 		} else {
-			io.Copy(io.Discard, pr)
+			io.Copy(io.Discard, p)
 		}
 		xerrc <- err
 	}()
-	req.Sink = pw
+	req.Sink = p
 	res, err := c.Fetch(ctx, req)
-	pw.CloseWithError(err)
+	p.CloseWrite(err)
 	xerr := <-xerrc
 	if err != nil {
 		var se *download.SinkError

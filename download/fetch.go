@@ -270,7 +270,7 @@ func replay(f *os.File, n int64, h hash.Hash, sink io.Writer) error {
 	if sink != nil {
 		w = io.MultiWriter(h, &sinkWriter{sink})
 	}
-	if _, err := io.Copy(w, io.NewSectionReader(f, 0, n)); err != nil {
+	if _, err := io.CopyBuffer(w, io.NewSectionReader(f, 0, n), make([]byte, 256<<10)); err != nil {
 		var se *SinkError
 		if errors.As(err, &se) {
 			return se
