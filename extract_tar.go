@@ -126,7 +126,7 @@ type writerPool struct {
 }
 
 // poolBytes bounds the bytes queued for the writers (peak RSS stays well under 64 MiB).
-const poolBytes = 16 << 20
+const poolBytes = 8 << 20
 
 func newWriterPool(x *extractor) *writerPool {
 	n := workers()
