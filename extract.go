@@ -219,21 +219,39 @@ func (x *extractor) file(raw string, size int64, archiveMode fs.FileMode, r io.R
 	return x.write(raw, rel, size, x.mode(rel, archiveMode), r, buf)
 }
 
-func (x *extractor) write(raw, rel string, size int64, perm fs.FileMode, r io.Reader, buf []byte) (err error) {
+// create makes the file for an entry (under its written name), refusing one that exists.
+func (x *extractor) create(raw, rel string, perm fs.FileMode) (*os.File, string, error) {
 	dst := rel
 	if x.rename != nil {
 		dst = x.rename(rel)
 	}
 	d, err := x.dirRoot(path.Dir(dst))
 	if err != nil {
-		return err
+		return nil, dst, err
 	}
 	f, err := d.OpenFile(path.Base(dst), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return &UnsafeArchiveError{raw, "duplicate entry"}
+			return nil, dst, &UnsafeArchiveError{raw, "duplicate entry"}
 		}
-		return x.fileErr(dst, err)
+		return nil, dst, x.fileErr(dst, err)
+	}
+	return f, dst, nil
+}
+
+// written records a file's digest once it is complete.
+func (x *extractor) written(rel string, sum []byte) {
+	x.hashes.Add(rel, sum)
+	if x.afterFile != nil {
+		x.afterFile(x.hashes.Len())
+	}
+}
+
+// write writes an entry of the declared size streamed from r, hashing it on the way.
+func (x *extractor) write(raw, rel string, size int64, perm fs.FileMode, r io.Reader, buf []byte) (err error) {
+	f, dst, err := x.create(raw, rel, perm)
+	if err != nil {
+		return err
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
@@ -253,29 +271,15 @@ func (x *extractor) write(raw, rel string, size int64, perm fs.FileMode, r io.Re
 	if n != size {
 		return &UnsafeArchiveError{raw, fmt.Sprintf("holds %d bytes, declared %d", n, size)}
 	}
-	x.hashes.Add(rel, h.Sum(nil))
-	if x.afterFile != nil {
-		x.afterFile(x.hashes.Len())
-	}
+	x.written(rel, h.Sum(nil))
 	return nil
 }
 
 // writeData writes a file whose bytes are in memory: one write, its digest from the same bytes.
-func (x *extractor) writeData(raw, rel string, perm fs.FileMode, data []byte) (err error) {
-	dst := rel
-	if x.rename != nil {
-		dst = x.rename(rel)
-	}
-	d, err := x.dirRoot(path.Dir(dst))
+func (x *extractor) writeData(raw, rel string, perm fs.FileMode, data []byte) error {
+	f, dst, err := x.create(raw, rel, perm)
 	if err != nil {
 		return err
-	}
-	f, err := d.OpenFile(path.Base(dst), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return &UnsafeArchiveError{raw, "duplicate entry"}
-		}
-		return x.fileErr(dst, err)
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
@@ -285,10 +289,7 @@ func (x *extractor) writeData(raw, rel string, perm fs.FileMode, data []byte) (e
 		return x.fileErr(dst, err)
 	}
 	sum := sha256.Sum256(data)
-	x.hashes.Add(rel, sum[:])
-	if x.afterFile != nil {
-		x.afterFile(x.hashes.Len())
-	}
+	x.written(rel, sum[:])
 	return nil
 }
 

@@ -77,6 +77,9 @@ type contender struct {
 }
 
 func run() error {
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
 	w, _ := filepath.Abs(*work)
 	if err := os.MkdirAll(w, 0o755); err != nil {
 		return err

@@ -40,6 +40,9 @@ type fuzzResult struct {
 }
 
 func run(fuzztime time.Duration, out string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err // before an hour of work, not after
+	}
 	stats, err := os.CreateTemp("", "reliability-*.jsonl")
 	if err != nil {
 		return err
@@ -80,6 +83,9 @@ func run(fuzztime time.Duration, out string) error {
 		for _, t := range targets {
 			fuzz = append(fuzz, runFuzz(t, fuzztime))
 		}
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
 	}
 	return os.WriteFile(out, render(figures, fuzz, passed, failed, suiteTime), 0o644)
 }
