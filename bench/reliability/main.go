@@ -108,8 +108,19 @@ var fuzzFunc = regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`)
 func fuzzTargets() ([]fuzzResult, error) {
 	var out []fuzzResult
 	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, "_test.go") {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			// As the go command does: no testdata, and nothing starting with . or _ (the
+			// benchmarks' scratch trees hold whole Go source trees).
+			if n := d.Name(); p != "." && (n == "testdata" || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
