@@ -71,7 +71,8 @@ type extractor struct {
 	folded   map[string]string // lower-cased name -> name
 	isFile   map[string]bool   // lower-cased name -> is a file (not a directory)
 	dirsSeen map[string]bool   // lower-cased names that are, or will be, directories
-	dirs     map[string]*os.Root
+	dirMu    sync.Mutex
+	dirs     map[string]*dirHandle
 	// rename maps a name (relative to the prefix) to the path it is written at; the hashes
 	// keep the archive's name (a module zip's _go.mod is written as go.mod).
 	rename func(string) string
@@ -85,7 +86,7 @@ func newExtractor(dir, prefix string, mode func(string, fs.FileMode) fs.FileMode
 		return nil, &download.DiskError{Op: "open", Path: dir, Err: err}
 	}
 	x := &extractor{root: root, dir: dir, prefix: prefix, hashes: &verify.Hashes{}, mode: mode,
-		folded: map[string]string{}, isFile: map[string]bool{}, dirsSeen: map[string]bool{}, dirs: map[string]*os.Root{".": root}}
+		folded: map[string]string{}, isFile: map[string]bool{}, dirsSeen: map[string]bool{}, dirs: map[string]*dirHandle{}}
 	if os.Getenv("GOSTRAP_CRASH_AT") == "mid-extraction" {
 		x.afterFile = func(n int) {
 			if n == 8 {
@@ -97,11 +98,11 @@ func newExtractor(dir, prefix string, mode func(string, fs.FileMode) fs.FileMode
 }
 
 func (x *extractor) Close() error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for d, r := range x.dirs {
-		if d != "." {
-			r.Close()
+	x.dirMu.Lock()
+	defer x.dirMu.Unlock()
+	for _, h := range x.dirs {
+		if h.root != nil {
+			h.root.Close()
 		}
 	}
 	x.dirs = nil
@@ -174,22 +175,36 @@ func (x *extractor) claim(raw, rel string, size int64, isFile bool) error {
 	return nil
 }
 
-// dirRoot returns a Root for the directory dir (relative, slash-separated), creating it.
+// dirHandle is a directory of the tree, made once, open for creating files in.
+type dirHandle struct {
+	once sync.Once
+	root *os.Root
+	err  error
+}
+
+// dirRoot returns a Root for the directory dir (relative, slash-separated), creating it. Each
+// directory is made once; writers in other directories do not wait for it.
 func (x *extractor) dirRoot(dir string) (*os.Root, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if r, ok := x.dirs[dir]; ok {
-		return r, nil
+	if dir == "." {
+		return x.root, nil
 	}
-	if err := x.root.MkdirAll(dir, 0o755); err != nil {
-		return nil, x.fileErr(dir, err)
+	x.dirMu.Lock()
+	h, ok := x.dirs[dir]
+	if !ok {
+		h = &dirHandle{}
+		x.dirs[dir] = h
 	}
-	r, err := x.root.OpenRoot(dir)
-	if err != nil {
-		return nil, x.fileErr(dir, err)
-	}
-	x.dirs[dir] = r
-	return r, nil
+	x.dirMu.Unlock()
+	h.once.Do(func() {
+		if err := x.root.MkdirAll(dir, 0o755); err != nil {
+			h.err = x.fileErr(dir, err)
+			return
+		}
+		if h.root, h.err = x.root.OpenRoot(dir); h.err != nil {
+			h.err = x.fileErr(dir, h.err)
+		}
+	})
+	return h.root, h.err
 }
 
 func (x *extractor) mkdir(raw string) error {
