@@ -2,7 +2,11 @@ package gostrap
 
 import (
 	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 	"sync"
@@ -13,7 +17,11 @@ import (
 // extractZip writes the entries of zr into x with a pool of writers, each inflating and
 // hashing its own entries: with a zip every entry can be read independently, so the work
 // spreads across cores. Every name is checked before any file is written.
-func extractZip(zr *zip.Reader, x *extractor) error {
+func extractZip(zr *zip.Reader, x *extractor) error { return extractZipWhenReady(zr, x, nil) }
+
+// extractZipWhenReady is extractZip for a zip still arriving: before an entry is opened,
+// ready(f) blocks until its bytes are all there (false: they never will be).
+func extractZipWhenReady(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error {
 	zr.RegisterDecompressor(zip.Deflate, flate.NewReader)
 	type entry struct {
 		f   *zip.File
@@ -81,6 +89,9 @@ func extractZip(zr *zip.Reader, x *extractor) error {
 					return
 				}
 				err := func() error {
+					if ready != nil && !ready(e.f) {
+						return errDownloadFailed
+					}
 					rc, err := e.f.Open()
 					if err != nil {
 						return &MalformedArchiveError{fmt.Errorf("%s: %w", e.f.Name, err)}
@@ -101,4 +112,57 @@ func extractZip(zr *zip.Reader, x *extractor) error {
 	}
 	wg.Wait()
 	return ferr
+}
+
+// errDownloadFailed stops an extraction whose download failed; the download's error is the one
+// reported.
+var errDownloadFailed = errors.New("download failed")
+
+// zipLayout reads a zip's central directory straight from the end of the file, for where
+// each entry's local header starts: archive/zip does not export it, and it is what says when an
+// entry's bytes have all arrived. Zip64 archives are not handled (none is near 4 GB here).
+func zipLayout(ra io.ReaderAt, size int64) (offsets map[string]int64, cdStart int64, err error) {
+	const eocdLen = 22
+	n := min(size, eocdLen+65535)
+	if n < eocdLen {
+		return nil, 0, errors.New("too small for a zip")
+	}
+	buf := make([]byte, n)
+	if _, err := ra.ReadAt(buf, size-n); err != nil {
+		return nil, 0, err
+	}
+	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
+	if i < 0 || len(buf)-i < eocdLen {
+		return nil, 0, errors.New("no end of central directory")
+	}
+	e := buf[i:]
+	count := int(binary.LittleEndian.Uint16(e[10:]))
+	cdSize := int64(binary.LittleEndian.Uint32(e[12:]))
+	cdStart = int64(binary.LittleEndian.Uint32(e[16:]))
+	if count == 0xffff || cdStart == 0xffffffff || cdStart+cdSize > size {
+		return nil, 0, errors.New("zip64 or inconsistent end record")
+	}
+	cd := make([]byte, cdSize)
+	if _, err := ra.ReadAt(cd, cdStart); err != nil {
+		return nil, 0, err
+	}
+	offsets = make(map[string]int64, count)
+	for len(cd) >= 46 {
+		if string(cd[:4]) != "PK\x01\x02" {
+			return nil, 0, errors.New("bad central directory record")
+		}
+		nameLen := int(binary.LittleEndian.Uint16(cd[28:]))
+		extraLen := int(binary.LittleEndian.Uint16(cd[30:]))
+		commentLen := int(binary.LittleEndian.Uint16(cd[32:]))
+		off := int64(binary.LittleEndian.Uint32(cd[42:]))
+		if 46+nameLen+extraLen+commentLen > len(cd) || off == 0xffffffff || off >= cdStart {
+			return nil, 0, errors.New("bad central directory record")
+		}
+		offsets[string(cd[46:46+nameLen])] = off
+		cd = cd[46+nameLen+extraLen+commentLen:]
+	}
+	if len(offsets) != count {
+		return nil, 0, errors.New("central directory count mismatch")
+	}
+	return offsets, cdStart, nil
 }

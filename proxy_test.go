@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,4 +373,124 @@ func TestLiveBundleGoCommand(t *testing.T) {
 		t.Fatalf("go version: %s %v", got, err)
 	}
 	t.Logf("%s", got)
+}
+
+// A module zip is extracted while it downloads: the server holds back the last chunk before
+// the zip's tail until an entry from the first chunk has been written to staging. An install
+// that waited for the whole zip would never see that chunk released, and fails.
+func TestProxyZipExtractsWhileDownloading(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	o := proxyOnly(t, s, "")
+	const seg = 32 << 10
+	o.Download.SegmentThreshold, o.Download.SegmentSize = 64<<10, seg
+	o.Download.HeaderTimeout = 10 * time.Second
+	root := filepath.Dir(o.Dir)
+	mv := mirrortest.Host.ToolchainVersion("go1.22.3")
+	size := int64(len(fixture.ModZips[mv]))
+	tail := max(1, (size-2*seg)/seg) // the first chunk of the tail gostrap asks for early
+	held := (tail - 1) * seg
+	var released, sawEntry atomic.Bool
+	proxy := fixture.ProxyHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".zip") && r.Header.Get("Range") == fmt.Sprintf("bytes=%d-%d", held, held+seg-1) {
+			deadline := time.Now().Add(5 * time.Second)
+			for time.Now().Before(deadline) && !sawEntry.Load() {
+				filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+					if err == nil && d.Name() == "LICENSE" && d.Type().IsRegular() {
+						sawEntry.Store(true)
+					}
+					return nil
+				})
+				time.Sleep(5 * time.Millisecond)
+			}
+			released.Store(true)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	o.GOPROXY = srv.URL
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !released.Load() {
+		t.Fatalf("the chunk at %d (zip of %d bytes) was never asked for", held, size)
+	}
+	if !sawEntry.Load() {
+		t.Fatal("no entry was extracted before the download finished")
+	}
+	if rep.Verified.Method != "sumdb" {
+		t.Fatalf("verified by %q", rep.Verified.Method)
+	}
+	want := fixture.Trees["go1.22.3 "+mirrortest.Host.String()]
+	for name, f := range want {
+		switch strings.SplitN(name, "/", 2)[0] {
+		case "api", "doc", "misc", "test":
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(rep.GOROOT, filepath.FromSlash(name)))
+		if err != nil || !bytes.Equal(got, f.Data) {
+			t.Errorf("%s: differs from the release (%v)", name, err)
+		}
+	}
+}
+
+// A zip refused while it downloads (a flipped byte in an entry) fails the checksum database's
+// check and installs nothing, as a whole-file extraction would.
+func TestProxyZipOverlappedRefusesFlip(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	o := proxyOnly(t, s, "")
+	o.Download.SegmentThreshold, o.Download.SegmentSize = 64<<10, 32<<10
+	mv := mirrortest.Host.ToolchainVersion("go1.22.3")
+	flipped := &mirrortest.FaultServer{H: fixture.ProxyHandler(),
+		Fault: mirrortest.Fault{Kind: mirrortest.FlipByte, Offset: int64(len(fixture.ModZips[mv]) / 2)},
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, ".zip") }}
+	srv := httptest.NewServer(flipped)
+	defer srv.Close()
+	o.GOPROXY = srv.URL
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err == nil || rep.ExitCode() != ExitVerification || rep.Error.Class != download.ClassSumDBSecurity {
+		t.Fatalf("got %v, want a %s failure", err, download.ClassSumDBSecurity)
+	}
+	if flipped.Faulted.Load() == 0 {
+		t.Fatal("the flip was never served")
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, "go1.22.3")); !os.IsNotExist(err) {
+		t.Fatalf("something was installed: %v", err)
+	}
+}
+
+// zipLayout finds every entry's local header where archive/zip finds its data: each header
+// begins before its data and after the previous entry's data.
+func TestZipLayout(t *testing.T) {
+	mv := mirrortest.Host.ToolchainVersion("go1.22.3")
+	data := fixture.ModZips[mv]
+	offsets, cdStart, err := zipLayout(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(offsets) != len(zr.File) {
+		t.Fatalf("%d offsets for %d entries", len(offsets), len(zr.File))
+	}
+	prevEnd := int64(0)
+	for _, f := range zr.File {
+		do, err := f.DataOffset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := offsets[f.Name]
+		if h < prevEnd || h+30 > do || do+int64(f.CompressedSize64) > cdStart {
+			t.Fatalf("%s: header at %d, data at %d, previous entry ends at %d", f.Name, h, do, prevEnd)
+		}
+		prevEnd = do + int64(f.CompressedSize64)
+	}
+	for _, bad := range [][]byte{data[:len(data)-1], data[:100], bytes.Repeat([]byte("PK\x05\x06"), 10)} {
+		if _, _, err := zipLayout(bytes.NewReader(bad), int64(len(bad))); err == nil {
+			t.Errorf("a damaged zip of %d bytes was read", len(bad))
+		}
+	}
 }

@@ -215,7 +215,10 @@ func runFault(t *testing.T, s *mirrortest.Servers, st *reliabilityStats, kind, f
 	copyTree(t, template, o.Dir)
 	o.Download = download.Config{IdleTimeout: 300 * time.Millisecond, MinSpeed: 16 << 10, SpeedWindow: time.Second,
 		RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 20 * time.Millisecond, RetryAfterCap: 2 * time.Second,
-		CAFile: caFile}
+		CAFile: caFile,
+		// Small segments, so that the fixture's archives and zips (about 260 KB) are fetched
+		// over several connections, and zips are extracted while they arrive.
+		SegmentThreshold: 64 << 10, SegmentSize: 32 << 10}
 	o.ProbeTimeout = time.Second
 	o.SourceTimeout = 20 * time.Second
 	o.Sources = []Kind{kind, fallback}

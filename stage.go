@@ -12,7 +12,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
@@ -174,9 +176,22 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 		res, err, xerr = streamTarGz(ctx, in.client, req, x)
 		return x, res, xerr, err
 	}
+	fetched := false
+	if c.format == "modzip" && c.size == 0 {
+		// The zip's size is not declared: fetch it in segments, its central directory first,
+		// and extract each entry as soon as its bytes are in.
+		var started bool
+		x, res, xerr, err, started = r.fetchZipOverlapped(ctx, c, req, dir)
+		if started || err != nil {
+			return x, res, xerr, err
+		}
+		fetched = true // the server would not do ranges: the zip is whole, extract it below
+	}
 	for try := 0; ; try++ {
-		if res, err = in.client.Fetch(ctx, req); err != nil {
-			return nil, res, nil, err
+		if !fetched || try > 0 {
+			if res, err = in.client.Fetch(ctx, req); err != nil {
+				return nil, res, nil, err
+			}
 		}
 		if c.size > 0 || try > 0 || zipComplete(req.Partial) {
 			break
@@ -194,6 +209,147 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 	defer f.Close()
 	x, xerr = extractZipFile(f, res.Size, req.Partial, dir, c)
 	return x, res, xerr, nil
+}
+
+// zipProgress is what a segmented download has delivered of a zip so far.
+type zipProgress struct {
+	mu                       sync.Mutex
+	cond                     *sync.Cond
+	prefix, tailStart, total int64
+	done, ok                 bool
+}
+
+func newZipProgress() *zipProgress {
+	z := &zipProgress{tailStart: -1}
+	z.cond = sync.NewCond(&z.mu)
+	return z
+}
+
+func (z *zipProgress) update(prefix, tailStart, total int64) {
+	z.mu.Lock()
+	z.prefix, z.total = prefix, total
+	if tailStart < total {
+		z.tailStart = tailStart
+	}
+	z.mu.Unlock()
+	z.cond.Broadcast()
+}
+
+func (z *zipProgress) finish(ok bool) {
+	z.mu.Lock()
+	z.done, z.ok = true, ok
+	if ok {
+		z.prefix = z.total
+	}
+	z.mu.Unlock()
+	z.cond.Broadcast()
+}
+
+// waitTail waits for the tail; false when the download ended without one.
+func (z *zipProgress) waitTail() (tailStart, total int64, ok bool) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for z.tailStart < 0 && !z.done {
+		z.cond.Wait()
+	}
+	return z.tailStart, z.total, z.tailStart >= 0
+}
+
+// waitPrefix waits until the first end bytes are in; false when the download failed first.
+func (z *zipProgress) waitPrefix(end int64) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for z.prefix < end && !z.done {
+		z.cond.Wait()
+	}
+	return z.prefix >= end || z.done && z.ok
+}
+
+// fetchZipOverlapped fetches a module zip and extracts it while it arrives: the central
+// directory comes first (Tail), then every entry is extracted once the bytes up to the next
+// entry are in. started is false when that could not be done (no ranges, a directory larger
+// than the tail), and the caller extracts the whole zip afterwards.
+func (r *run) fetchZipOverlapped(ctx context.Context, c *candidate, req download.FetchRequest, dir string) (x *extractor, res download.FetchResult, xerr, err error, started bool) {
+	zp := newZipProgress()
+	// A toolchain zip's central directory is about 1.2 MB; two segments hold it.
+	req.Tail = min(4<<20, 2*r.in.client.Config().SegmentSize)
+	req.OnData = zp.update
+	type outcome struct {
+		x       *extractor
+		started bool
+		err     error
+	}
+	done := make(chan outcome, 1)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		x, started, err := extractZipOverlapped(c, req.Partial, dir, zp)
+		if err != nil {
+			cancel() // the zip is refused: stop fetching it
+		}
+		done <- outcome{x, started, err}
+	}()
+	res, err = r.in.client.Fetch(fctx, req)
+	zp.finish(err == nil)
+	out := <-done
+	if out.started && out.err != nil && !errors.Is(out.err, errDownloadFailed) {
+		return out.x, res, out.err, nil, true
+	}
+	if err != nil {
+		if out.x != nil {
+			out.x.Close()
+		}
+		return nil, res, nil, err, out.started
+	}
+	return out.x, res, out.err, nil, out.started
+}
+
+// extractZipOverlapped waits for a zip's tail, reads its layout from there, and extracts each
+// entry as its bytes arrive.
+func extractZipOverlapped(c *candidate, partial, dir string, zp *zipProgress) (*extractor, bool, error) {
+	tailStart, total, ok := zp.waitTail()
+	if !ok {
+		return nil, false, nil
+	}
+	f, err := os.Open(partial)
+	if err != nil {
+		return nil, false, nil
+	}
+	defer f.Close()
+	offsets, cdStart, err := zipLayout(f, total)
+	if err != nil || cdStart < tailStart {
+		return nil, false, nil // the directory is not all in the tail yet: extract afterwards
+	}
+	m := module.Version{Path: mirror.ToolchainModule, Version: c.modVersion}
+	if _, err := modzip.CheckZip(m, partial); err != nil {
+		return nil, true, &MalformedArchiveError{fmt.Errorf("not a valid module zip: %w", err)}
+	}
+	zr, err := zip.NewReader(f, total)
+	if err != nil {
+		return nil, true, &MalformedArchiveError{err}
+	}
+	x, err := newExtractor(dir, m.Path+"@"+m.Version+"/", toolchainMode)
+	if err != nil {
+		return nil, true, err
+	}
+	x.rename = verify.ReleaseName
+	// An entry's bytes end where the next entry's header (or the directory) begins.
+	starts := make([]int64, 0, len(offsets))
+	for _, o := range offsets {
+		starts = append(starts, o)
+	}
+	slices.Sort(starts)
+	end := func(f *zip.File) int64 {
+		o, ok := offsets[f.Name]
+		if !ok {
+			return total
+		}
+		if i, _ := slices.BinarySearch(starts, o); i+1 < len(starts) {
+			return starts[i+1]
+		}
+		return cdStart
+	}
+	return x, true, extractZipWhenReady(zr, x, func(f *zip.File) bool { return zp.waitPrefix(end(f)) })
 }
 
 // zipComplete reports whether the file ends in a zip's end of central directory.

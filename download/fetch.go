@@ -141,6 +141,12 @@ type FetchRequest struct {
 	Sink io.Writer
 	// Label names the transfer in progress output.
 	Label string
+	// Tail asks a segmented fetch to get the file's last Tail bytes early (a zip's central
+	// directory), and OnData, called as bytes land, reports the contiguous prefix received and
+	// where the received tail begins (total until it has). Work on a file can then begin
+	// before it is whole.
+	Tail   int64
+	OnData func(prefix, tailStart, total int64)
 }
 
 // FetchResult is what a completed fetch produced.

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -437,5 +438,56 @@ func TestSegmentedResumeAndNoRanges(t *testing.T) {
 	res, err = client(t, cfg).Fetch(context.Background(), download.FetchRequest{URL: noRange.URL, Partial: filepath.Join(dir, "q"), Size: int64(len(data))})
 	if err != nil || res.SHA256 != hexsum(data) {
 		t.Fatalf("no ranges: %v", err)
+	}
+}
+
+// With Tail set, the file's last bytes are fetched right after the first chunk, and OnData
+// says so before the prefix reaches them; the bytes still come out whole and in order.
+func TestSegmentedTailFirst(t *testing.T) {
+	data := blob(4 << 20)
+	var mu sync.Mutex
+	var starts []int64
+	h := serve(data)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var lo int64
+		fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-", &lo)
+		mu.Lock()
+		starts = append(starts, lo)
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	const seg, tail = 256 << 10, 512 << 10
+	total := int64(len(data))
+	var sink bytes.Buffer
+	var tailSeen, prefixAtTail, lastPrefix int64 = -1, -1, -1
+	req := download.FetchRequest{URL: srv.URL, Partial: filepath.Join(t.TempDir(), "p"), Max: 8 << 20, Sink: &sink, Tail: tail,
+		OnData: func(prefix, tailStart, tot int64) {
+			if tot != total || prefix < lastPrefix {
+				t.Errorf("OnData(%d, %d, %d) after prefix %d", prefix, tailStart, tot, lastPrefix)
+			}
+			lastPrefix = prefix
+			if tailStart < tot && tailSeen < 0 {
+				tailSeen, prefixAtTail = tailStart, prefix
+			}
+		}}
+	res, err := client(t, download.Config{SegmentThreshold: 1 << 20, SegmentSize: seg}).Fetch(context.Background(), req)
+	if err != nil || res.SHA256 != hexsum(data) || !bytes.Equal(sink.Bytes(), data) {
+		t.Fatalf("fetch: %v, digest ok %v", err, res.SHA256 == hexsum(data))
+	}
+	if tailSeen != total-tail || prefixAtTail >= tailSeen || lastPrefix != total {
+		t.Fatalf("tail reported at %d with prefix %d (want %d, before it); last prefix %d", tailSeen, prefixAtTail, total-tail, lastPrefix)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The tail's two chunks are among the first four asked for.
+	early := 0
+	for _, s := range starts[:min(4, len(starts))] {
+		if s >= total-tail {
+			early++
+		}
+	}
+	if early != 2 {
+		t.Fatalf("range starts %v: the tail was not asked for early", starts)
 	}
 }

@@ -53,7 +53,9 @@ type segFetch struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	got     []int64 // bytes received per chunk
-	next    int     // next chunk to hand out
+	order   []int   // the order chunks are handed out in (a zip's tail first)
+	next    int     // next position in order
+	tail    int     // first chunk of the tail asked for first; len(got) when none
 	err     error
 	fetched int64
 	workers int
@@ -89,11 +91,22 @@ func (s *segFetch) watermark() int64 {
 func (s *segFetch) take() (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || s.next >= len(s.got) {
+	if s.err != nil || s.next >= len(s.order) {
 		return 0, false
 	}
 	s.next++
-	return s.next - 1, true
+	return s.order[s.next-1], true
+}
+
+// tailDone reports whether every chunk of the tail has arrived.
+func (s *segFetch) tailDone() bool {
+	for i := s.tail; i < len(s.got); i++ {
+		lo, hi := s.chunkBounds(i)
+		if lo+s.got[i] < hi {
+			return false
+		}
+	}
+	return s.tail < len(s.got)
 }
 
 // fetchSegmented fetches req from have on over several connections. It returns errNoRanges,
@@ -133,6 +146,18 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	s := &segFetch{c: c, req: req, f: f, tr: tr, size: total, start: have, chunkSize: chunkSize, speeds: map[int]float64{}}
 	s.cond = sync.NewCond(&s.mu)
 	s.got = make([]int64, (total-have+chunkSize-1)/chunkSize)
+	// Chunk 0 is under way; a requested tail goes next, then the rest in order.
+	s.tail = len(s.got)
+	if req.Tail > 0 && len(s.got) > 2 && total-req.Tail > have+chunkSize {
+		s.tail = max(1, int((total-req.Tail-have)/chunkSize))
+	}
+	s.order = []int{0}
+	for i := s.tail; i < len(s.got); i++ {
+		s.order = append(s.order, i)
+	}
+	for i := 1; i < s.tail; i++ {
+		s.order = append(s.order, i)
+	}
 	if len(s.got) == 0 {
 		first.Body.Close()
 		return 0, total, nil
@@ -189,7 +214,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			if fastest > 0 && fastest < segEnough {
 				want = min(segMax, int(segEnough/fastest)+1)
 			}
-			add := min(want-s.workers, len(s.got)-s.next)
+			add := min(want-s.workers, len(s.order)-s.next)
 			ok := s.err == nil
 			s.mu.Unlock()
 			for ; ok && add > 0; add-- {
@@ -206,16 +231,24 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	if req.Sink != nil {
 		sink = io.MultiWriter(h, &sinkWriter{req.Sink})
 	}
+	tailStart, tailTold := total, false
+	if s.tail < len(s.got) {
+		tailStart, _ = s.chunkBounds(s.tail)
+	}
 	for pos < total {
 		s.mu.Lock()
-		for s.err == nil && s.watermark() <= pos {
+		for s.err == nil && s.watermark() <= pos && (tailTold || !s.tailDone()) {
 			s.cond.Wait()
 		}
-		wm, werr := s.watermark(), s.err
+		wm, werr, tail := s.watermark(), s.err, s.tailDone()
 		s.mu.Unlock()
 		if wm <= pos && werr != nil {
 			err = werr
 			break
+		}
+		if tail && !tailTold && req.OnData != nil {
+			tailTold = true
+			req.OnData(pos, tailStart, total)
 		}
 		for pos < wm {
 			n := int(min(int64(len(buf)), wm-pos))
@@ -231,6 +264,13 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		}
 		if err != nil {
 			break
+		}
+		if req.OnData != nil {
+			t := total
+			if tailTold {
+				t = tailStart
+			}
+			req.OnData(pos, t, total)
 		}
 		if pos-lastSaved >= 16<<20 {
 			os.WriteFile(segState(req.Partial), []byte(strconv.FormatInt(pos, 10)), 0o644)

@@ -52,7 +52,10 @@ const (
 
 // Fault configures a FaultServer.
 type Fault struct {
-	Kind   FaultKind
+	Kind FaultKind
+	// Offset is a position in the file, not in one response: a ranged request (a resumed or
+	// segmented download) is faulted only when its range holds that byte, at the matching
+	// place in its body.
 	Offset int64
 	// RetryAfter is sent with 503 and 429 ("2", an HTTP date, or something absurd).
 	RetryAfter string
@@ -74,6 +77,46 @@ func (f Fault) String() string {
 	return s
 }
 
+// offsetInFile reports whether the fault happens at Offset.
+func (k FaultKind) offsetInFile() bool {
+	switch k {
+	case ResetAfter, ShortBody, ShortLength, StallAfter, FlipByte:
+		return true
+	}
+	return false
+}
+
+// take counts one more faulted request, unless Times have been already.
+func (s *FaultServer) take() bool {
+	for {
+		n := s.Faulted.Load()
+		if s.Fault.Times > 0 && n >= s.Fault.Times {
+			return false
+		}
+		if s.Faulted.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// hits reports whether r asks for the byte at Offset (every request does for other faults).
+func (f Fault) hits(r *http.Request) bool {
+	if !f.Kind.offsetInFile() {
+		return true
+	}
+	var lo, hi int64
+	rng := r.Header.Get("Range")
+	if rng == "" {
+		return true
+	}
+	if n, _ := fmt.Sscanf(rng, "bytes=%d-%d", &lo, &hi); n == 2 {
+		return lo <= f.Offset && f.Offset <= hi
+	} else if n == 1 {
+		return lo <= f.Offset
+	}
+	return true
+}
+
 // FaultServer serves H, misbehaving as Fault says on the requests Match selects.
 type FaultServer struct {
 	H     http.Handler
@@ -89,11 +132,10 @@ type FaultServer struct {
 
 // ServeHTTP implements http.Handler.
 func (s *FaultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.Match != nil && !s.Match(r) || s.Fault.Times > 0 && s.Faulted.Load() >= s.Fault.Times {
+	if s.Match != nil && !s.Match(r) || !s.Fault.hits(r) || !s.take() {
 		s.H.ServeHTTP(&counter{ResponseWriter: w, n: &s.Served}, r)
 		return
 	}
-	s.Faulted.Add(1)
 	f := s.Fault
 	switch f.Kind {
 	case Status503, Status429:
@@ -134,11 +176,17 @@ func (s *FaultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := httptest.NewRecorder()
 	s.H.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
+	status := rec.Code
+	off := min(max(f.Offset, 0), int64(len(body)))
+	if f.Kind.offsetInFile() && status == http.StatusPartialContent {
+		var start int64
+		if _, err := fmt.Sscanf(rec.Header().Get("Content-Range"), "bytes %d-", &start); err == nil {
+			off = min(max(f.Offset-start, 0), int64(len(body)))
+		}
+	}
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
-	status := rec.Code
-	off := min(max(f.Offset, 0), int64(len(body)))
 	switch f.Kind {
 	case FlipByte:
 		if off < int64(len(body)) {
