@@ -222,6 +222,18 @@ func run() error {
 			b: &contender{name: "single curl download, capped server, tmpfs", prepare: clean(memDl), cmd: sh(fmt.Sprintf("curl -sSf -o %s %s", memDl, slowURL+filepath.Base(archive)))}})
 	}
 	if *withProxy {
+		goCmd := func(dir, gp string) *contender {
+			name := "GOTOOLCHAIN=" + *proxyVer + " go version, fresh module cache"
+			if mem != "" && strings.HasPrefix(gp, mem) {
+				name += ", tmpfs"
+			}
+			return &contender{name: name, prepare: clean(dir, gp), cmd: func() *exec.Cmd {
+				c := exec.Command("go", "version")
+				c.Dir = dir
+				c.Env = append(os.Environ(), "GOTOOLCHAIN="+*proxyVer, "GOPATH="+gp, "GOMODCACHE="+filepath.Join(gp, "mod"), "GOFLAGS=-modcacherw")
+				return c
+			}}
+		}
 		gp := filepath.Join(w, "gopath")
 		comps = append(comps, &comparison{what: "install through GOPROXY / the go command's own toolchain download (" + *proxyVer + ")", goal: 0.5, atMost: true,
 			a: &contender{name: "gostrap cold through GOPROXY", prepare: clean(dest, cache), cmd: func() *exec.Cmd {
@@ -229,12 +241,17 @@ func run() error {
 				c.Env = append(os.Environ(), "GOSTRAP_QUIET=1")
 				return c
 			}},
-			b: &contender{name: "GOTOOLCHAIN=" + *proxyVer + " go version, fresh module cache", prepare: clean(dest, gp), cmd: func() *exec.Cmd {
-				c := exec.Command("go", "version")
-				c.Dir = dest
-				c.Env = append(os.Environ(), "GOTOOLCHAIN="+*proxyVer, "GOPATH="+gp, "GOMODCACHE="+filepath.Join(gp, "mod"), "GOFLAGS=-modcacherw")
-				return c
-			}}})
+			b: goCmd(dest, gp)})
+		if mem != "" {
+			memDest, memCache, memGP := filepath.Join(mem, "dest"), filepath.Join(mem, "cache"), filepath.Join(mem, "gopath")
+			comps = append(comps, &comparison{what: "the same, both in memory (tmpfs)", goal: 0.5, atMost: true,
+				a: &contender{name: "gostrap cold through GOPROXY, tmpfs", prepare: clean(memDest, memCache), cmd: func() *exec.Cmd {
+					c := exec.Command(bin, "install", *proxyVer, "--sources", "proxy", "--dir", memDest, "--cache-dir", memCache, "--quiet")
+					c.Env = append(os.Environ(), "GOSTRAP_QUIET=1")
+					return c
+				}},
+				b: goCmd(memDest, memGP)})
+		}
 	}
 
 	// Each comparison runs as A B B A (B A A B the next round): every ratio comes from two
