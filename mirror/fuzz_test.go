@@ -90,8 +90,8 @@ func fuzzIsLowerHex64(s string) bool {
 
 func FuzzParseGOPROXY(f *testing.F) {
 	for _, s := range []string{
-		"https://proxy.golang.org,direct",
-		"https://proxy.golang.org|https://goproxy.io|off",
+		"https://goproxy.cn,direct",
+		"https://goproxy.cn|https://goproxy.io|off",
 		"proxy.example.com/sub/,http://127.0.0.1:8080 , file:///tmp/tree",
 		"off",
 		"direct",
