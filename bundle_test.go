@@ -276,7 +276,7 @@ func TestManyClientsFromMirrorServe(t *testing.T) {
 	h := offline.Handler(out)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		h.ServeHTTP(&countingWriter{ResponseWriter: w, n: &served}, r)
+		h.ServeHTTP(&mirrortest.CountingWriter{ResponseWriter: w, N: &served}, r)
 	}))
 	defer srv.Close()
 	const clients = 24
@@ -309,17 +309,6 @@ func TestManyClientsFromMirrorServe(t *testing.T) {
 	t.Logf("%d clients installed from mirror serve in %v: %d requests, %s served (%s archive each)",
 		clients, took.Round(time.Millisecond), requests.Load(), download.Bytes(served.Load()),
 		download.Bytes(int64(len(fixture.Archives[mirrortest.Host.ArchiveName("go1.22.3")]))))
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
 }
 
 func hexSHA(b []byte) string {

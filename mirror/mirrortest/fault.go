@@ -133,7 +133,7 @@ type FaultServer struct {
 // ServeHTTP implements http.Handler.
 func (s *FaultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Match != nil && !s.Match(r) || !s.Fault.hits(r) || !s.take() {
-		s.H.ServeHTTP(&counter{ResponseWriter: w, n: &s.Served}, r)
+		s.H.ServeHTTP(&CountingWriter{ResponseWriter: w, N: &s.Served}, r)
 		return
 	}
 	f := s.Fault
@@ -157,7 +157,7 @@ func (s *FaultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case IgnoreRange:
 		r = r.Clone(r.Context())
 		r.Header.Del("Range")
-		s.H.ServeHTTP(&counter{ResponseWriter: w, n: &s.Served}, r)
+		s.H.ServeHTTP(&CountingWriter{ResponseWriter: w, N: &s.Served}, r)
 		return
 	case Forever:
 		w.Header().Set("Content-Type", "application/octet-stream")
@@ -261,16 +261,17 @@ func (s *FaultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Served.Add(int64(len(body)))
 }
 
-type counter struct {
+// CountingWriter adds the body bytes written through it to N.
+type CountingWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	N *atomic.Int64
 }
 
-func (c *counter) Write(p []byte) (int, error) {
+func (c *CountingWriter) Write(p []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(p)
-	c.n.Add(int64(n))
+	c.N.Add(int64(n))
 	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the real writer.
-func (c *counter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+func (c *CountingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
