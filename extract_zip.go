@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -16,12 +18,10 @@ import (
 
 // extractZip writes the entries of zr into x with a pool of writers, each inflating and
 // hashing its own entries: with a zip every entry can be read independently, so the work
-// spreads across cores. Every name is checked before any file is written.
-func extractZip(zr *zip.Reader, x *extractor) error { return extractZipWhenReady(zr, x, nil) }
-
-// extractZipWhenReady is extractZip for a zip still arriving: before an entry is opened,
-// ready(f) blocks until its bytes are all there (false: they never will be).
-func extractZipWhenReady(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error {
+// spreads across cores. Every name is checked before any file is written. For a zip still
+// arriving, ready (nil for a whole zip) blocks before an entry is opened until its bytes are
+// all there; false says they never will be.
+func extractZip(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error {
 	zr.RegisterDecompressor(zip.Deflate, flate.NewReader)
 	type entry struct {
 		f   *zip.File
@@ -118,10 +118,11 @@ func extractZipWhenReady(zr *zip.Reader, x *extractor, ready func(*zip.File) boo
 // reported.
 var errDownloadFailed = errors.New("download failed")
 
-// zipLayout reads a zip's central directory straight from the end of the file, for where
-// each entry's local header starts: archive/zip does not export it, and it is what says when an
-// entry's bytes have all arrived. Zip64 archives are not handled (none is near 4 GB here).
-func zipLayout(ra io.ReaderAt, size int64) (offsets map[string]int64, cdStart int64, err error) {
+// zipLayout reads a zip's central directory straight from the end of the file, for where each
+// entry's bytes end: where the next entry's local header starts, or the directory for the last.
+// archive/zip does not export header offsets, and they are what says when an entry's bytes
+// have all arrived. Zip64 archives are not handled (none is near 4 GB here).
+func zipLayout(ra io.ReaderAt, size int64) (ends map[string]int64, cdStart int64, err error) {
 	const eocdLen = 22
 	n := min(size, eocdLen+65535)
 	if n < eocdLen {
@@ -146,7 +147,7 @@ func zipLayout(ra io.ReaderAt, size int64) (offsets map[string]int64, cdStart in
 	if _, err := ra.ReadAt(cd, cdStart); err != nil {
 		return nil, 0, err
 	}
-	offsets = make(map[string]int64, count)
+	offsets := make(map[string]int64, count)
 	for len(cd) >= 46 {
 		if string(cd[:4]) != "PK\x01\x02" {
 			return nil, 0, errors.New("bad central directory record")
@@ -164,5 +165,13 @@ func zipLayout(ra io.ReaderAt, size int64) (offsets map[string]int64, cdStart in
 	if len(offsets) != count {
 		return nil, 0, errors.New("central directory count mismatch")
 	}
-	return offsets, cdStart, nil
+	starts := slices.Sorted(maps.Values(offsets))
+	ends = make(map[string]int64, count)
+	for name, o := range offsets {
+		ends[name] = cdStart
+		if i, _ := slices.BinarySearch(starts, o); i+1 < len(starts) {
+			ends[name] = starts[i+1]
+		}
+	}
+	return ends, cdStart, nil
 }

@@ -174,7 +174,7 @@ func FuzzExtractZip(f *testing.F) {
 		if len(zr.File) > 1000 {
 			return // keep each input cheap
 		}
-		fuzzExtract(t, func(x *extractor) error { return extractZip(zr, x) })
+		fuzzExtract(t, func(x *extractor) error { return extractZip(zr, x, nil) })
 	})
 }
 

@@ -211,7 +211,7 @@ func TestHostileZips(t *testing.T) {
 			defer x.Close()
 			zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 			if err == nil {
-				err = extractZip(zr, x)
+				err = extractZip(zr, x, nil)
 			}
 			if err == nil || tc.reason != "" && !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("err = %v, want %q", err, tc.reason)

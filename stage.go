@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -207,7 +206,7 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 		return nil, res, nil, &download.DiskError{Op: "open", Path: req.Partial, Err: err}
 	}
 	defer f.Close()
-	x, xerr = extractZipFile(f, res.Size, req.Partial, dir, c)
+	x, xerr = extractZipFile(f, res.Size, req.Partial, dir, c, nil)
 	return x, res, xerr, nil
 }
 
@@ -316,40 +315,18 @@ func extractZipOverlapped(c *candidate, partial, dir string, zp *zipProgress) (*
 		return nil, false, nil
 	}
 	defer f.Close()
-	offsets, cdStart, err := zipLayout(f, total)
+	ends, cdStart, err := zipLayout(f, total)
 	if err != nil || cdStart < tailStart {
 		return nil, false, nil // the directory is not all in the tail yet: extract afterwards
 	}
-	m := module.Version{Path: mirror.ToolchainModule, Version: c.modVersion}
-	if _, err := modzip.CheckZip(m, partial); err != nil {
-		return nil, true, &MalformedArchiveError{fmt.Errorf("not a valid module zip: %w", err)}
-	}
-	zr, err := zip.NewReader(f, total)
-	if err != nil {
-		return nil, true, &MalformedArchiveError{err}
-	}
-	x, err := newExtractor(dir, m.Path+"@"+m.Version+"/", toolchainMode)
-	if err != nil {
-		return nil, true, err
-	}
-	x.rename = verify.ReleaseName
-	// An entry's bytes end where the next entry's header (or the directory) begins.
-	starts := make([]int64, 0, len(offsets))
-	for _, o := range offsets {
-		starts = append(starts, o)
-	}
-	slices.Sort(starts)
 	end := func(f *zip.File) int64 {
-		o, ok := offsets[f.Name]
-		if !ok {
-			return total
+		if e, ok := ends[f.Name]; ok {
+			return e
 		}
-		if i, _ := slices.BinarySearch(starts, o); i+1 < len(starts) {
-			return starts[i+1]
-		}
-		return cdStart
+		return total
 	}
-	return x, true, extractZipWhenReady(zr, x, func(f *zip.File) bool { return zp.waitPrefix(end(f)) })
+	x, err := extractZipFile(f, total, partial, dir, c, func(f *zip.File) bool { return zp.waitPrefix(end(f)) })
+	return x, true, err
 }
 
 // zipComplete reports whether the file ends in a zip's end of central directory.
@@ -389,7 +366,7 @@ func (r *run) readLocal(c *candidate, dir string) (x *extractor, res download.Fe
 		return nil, res, nil, &download.DiskError{Op: "read", Path: c.url, Err: err}
 	}
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
-	x, xerr = extractZipFile(ra, c.size, "", dir, c)
+	x, xerr = extractZipFile(ra, c.size, "", dir, c, nil)
 	return x, res, xerr, nil
 }
 
@@ -514,7 +491,7 @@ func streamTarGz(ctx context.Context, c *download.Client, req download.FetchRequ
 // extractZipFile extracts a zip: the official Windows archive (prefix go/) or a toolchain module
 // zip, which is first checked as a module zip with golang.org/x/mod/zip when it is a file on disk
 // (path set).
-func extractZipFile(ra io.ReaderAt, size int64, path, dir string, c *candidate) (*extractor, error) {
+func extractZipFile(ra io.ReaderAt, size int64, path, dir string, c *candidate, ready func(*zip.File) bool) (*extractor, error) {
 	prefix, mode := "go/", releaseMode
 	if c.format == "modzip" {
 		m := module.Version{Path: mirror.ToolchainModule, Version: c.modVersion}
@@ -536,7 +513,7 @@ func extractZipFile(ra io.ReaderAt, size int64, path, dir string, c *candidate) 
 	if err != nil {
 		return x, &MalformedArchiveError{err}
 	}
-	return x, extractZip(zr, x)
+	return x, extractZip(zr, x, ready)
 }
 
 // verify checks what was downloaded and extracted against the candidate's trust, strongest
