@@ -371,15 +371,11 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 	}
 
 	buf := make([]byte, 256<<10)
-	window, windowStart, windowBytes := s.c.cfg.SpeedWindow, time.Now(), int64(0)
+	speed := s.c.newSpeedCheck(s.req.URL)
 	for {
 		n, rerr := body.Read(buf)
-		windowBytes += int64(n)
-		if el := time.Since(windowStart); el >= window {
-			if s.c.cfg.MinSpeed > 0 && float64(windowBytes)/el.Seconds() < float64(s.c.cfg.MinSpeed) {
-				return false, fmt.Errorf("%s: %w: %s/s over %s", redact(s.req.URL), ErrTooSlow, Bytes(int64(float64(windowBytes)/el.Seconds())), el.Round(time.Second))
-			}
-			windowStart, windowBytes = time.Now(), 0
+		if err := speed.add(n); err != nil {
+			return false, err
 		}
 		if n > 0 {
 			if s.have+int64(n) > s.limit {
@@ -464,6 +460,33 @@ func parseContentRange(v string) (start, total int64, err error) {
 
 // ErrTooSlow is a transfer slower than the minimum speed: a trickle is treated as a stall.
 var ErrTooSlow = fmt.Errorf("transfer too slow (%w)", ErrStalled)
+
+// speedCheck fails a body that delivers less than MinSpeed over each SpeedWindow.
+type speedCheck struct {
+	url    string
+	min    int64
+	window time.Duration
+	start  time.Time
+	bytes  int64
+}
+
+func (c *Client) newSpeedCheck(url string) *speedCheck {
+	return &speedCheck{url: url, min: c.cfg.MinSpeed, window: c.cfg.SpeedWindow, start: time.Now()}
+}
+
+// add counts n bytes just read.
+func (w *speedCheck) add(n int) error {
+	w.bytes += int64(n)
+	el := time.Since(w.start)
+	if el < w.window {
+		return nil
+	}
+	if rate := float64(w.bytes) / el.Seconds(); w.min > 0 && rate < float64(w.min) {
+		return fmt.Errorf("%s: %w: %s/s over %s", redact(w.url), ErrTooSlow, Bytes(int64(rate)), el.Round(time.Second))
+	}
+	w.start, w.bytes = time.Now(), 0
+	return nil
+}
 
 // idleReader resets the stall timer whenever bytes arrive.
 type idleReader struct {

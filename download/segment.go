@@ -383,7 +383,7 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 	buf := make([]byte, 256<<10)
 	off := from
 	began := time.Now()
-	window, windowStart, windowBytes := s.c.cfg.SpeedWindow, time.Now(), int64(0)
+	speed := s.c.newSpeedCheck(s.req.URL)
 	for off < hi {
 		n, rerr := body.Read(buf)
 		if n > 0 {
@@ -391,7 +391,6 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 				return off - from, &DiskError{Op: "write", Path: s.f.Name(), Err: werr}
 			}
 			off += int64(n)
-			windowBytes += int64(n)
 			s.tr.Add(int64(n))
 			s.mu.Lock()
 			s.got[i] += int64(n)
@@ -402,11 +401,8 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 			s.mu.Unlock()
 			s.cond.Broadcast()
 		}
-		if el := time.Since(windowStart); el >= window {
-			if s.c.cfg.MinSpeed > 0 && float64(windowBytes)/el.Seconds() < float64(s.c.cfg.MinSpeed) {
-				return off - from, fmt.Errorf("%s: %w", redact(s.req.URL), ErrTooSlow)
-			}
-			windowStart, windowBytes = time.Now(), 0
+		if err := speed.add(n); err != nil {
+			return off - from, err
 		}
 		if rerr == io.EOF {
 			if off < hi {
