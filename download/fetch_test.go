@@ -491,3 +491,24 @@ func TestSegmentedTailFirst(t *testing.T) {
 		t.Fatalf("range starts %v: the tail was not asked for early", starts)
 	}
 }
+
+// A body that keeps delivering, but below MinSpeed, is given up as stalled, on one stream and
+// in segments alike: the idle timeout alone would let it hold the source for hours.
+func TestTooSlowIsStalled(t *testing.T) {
+	data := blob(2 << 20)
+	srv := httptest.NewServer(paced(data, 64<<10)) // 32 KiB every half second
+	defer srv.Close()
+	for _, threshold := range []int64{-1, 256 << 10} {
+		cfg := download.Config{IdleTimeout: 5 * time.Second, MinSpeed: 256 << 10, SpeedWindow: 600 * time.Millisecond,
+			SegmentThreshold: threshold, SegmentSize: 256 << 10, RetryMax: -1}
+		start := time.Now()
+		_, err := client(t, cfg).Fetch(context.Background(), download.FetchRequest{URL: srv.URL,
+			Partial: filepath.Join(t.TempDir(), "p"), Size: int64(len(data))})
+		if !errors.Is(err, download.ErrTooSlow) || download.Classify(err) != download.ClassStalled {
+			t.Fatalf("threshold %d: %v, want a too-slow stall", threshold, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("threshold %d: gave up after %v", threshold, took)
+		}
+	}
+}
