@@ -68,9 +68,6 @@ func ParseGOPROXY(s string) (ProxyList, error) {
 			u.Scheme != "file" && u.Host == "" || u.Scheme == "file" && (u.Path == "" || u.Host != "") {
 			return nil, fmt.Errorf("invalid GOPROXY entry %q", entry)
 		}
-		if u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file" {
-			return nil, fmt.Errorf("invalid GOPROXY entry %q: scheme must be https, http or file", entry)
-		}
 		list = append(list, ProxyEntry{URL: entry, FallBackOnError: fallBack})
 	}
 	if len(list) == 0 {
