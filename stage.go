@@ -215,7 +215,7 @@ type zipProgress struct {
 	mu                       sync.Mutex
 	cond                     *sync.Cond
 	prefix, tailStart, total int64
-	done, ok                 bool
+	done                     bool
 }
 
 func newZipProgress() *zipProgress {
@@ -234,9 +234,10 @@ func (z *zipProgress) update(prefix, tailStart, total int64) {
 	z.cond.Broadcast()
 }
 
+// finish marks the download ended; ok says the whole file is in.
 func (z *zipProgress) finish(ok bool) {
 	z.mu.Lock()
-	z.done, z.ok = true, ok
+	z.done = true
 	if ok {
 		z.prefix = z.total
 	}
@@ -261,7 +262,7 @@ func (z *zipProgress) waitPrefix(end int64) bool {
 	for z.prefix < end && !z.done {
 		z.cond.Wait()
 	}
-	return z.prefix >= end || z.done && z.ok
+	return z.prefix >= end
 }
 
 // fetchZipOverlapped fetches a module zip and extracts it while it arrives: the central

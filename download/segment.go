@@ -231,13 +231,11 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	if req.Sink != nil {
 		sink = io.MultiWriter(h, &sinkWriter{req.Sink})
 	}
-	tailStart, tailTold := total, false
-	if s.tail < len(s.got) {
-		tailStart, _ = s.chunkBounds(s.tail)
-	}
+	// tailIn is where the tail begins once all of it has arrived, total until then.
+	tailIn := total
 	for pos < total {
 		s.mu.Lock()
-		for s.err == nil && s.watermark() <= pos && (tailTold || !s.tailDone()) {
+		for s.err == nil && s.watermark() <= pos && (tailIn < total || !s.tailDone()) {
 			s.cond.Wait()
 		}
 		wm, werr, tail := s.watermark(), s.err, s.tailDone()
@@ -246,9 +244,11 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			err = werr
 			break
 		}
-		if tail && !tailTold && req.OnData != nil {
-			tailTold = true
-			req.OnData(pos, tailStart, total)
+		if tail && tailIn == total {
+			tailIn, _ = s.chunkBounds(s.tail)
+			if req.OnData != nil {
+				req.OnData(pos, tailIn, total)
+			}
 		}
 		for pos < wm {
 			n := int(min(int64(len(buf)), wm-pos))
@@ -266,11 +266,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			break
 		}
 		if req.OnData != nil {
-			t := total
-			if tailTold {
-				t = tailStart
-			}
-			req.OnData(pos, t, total)
+			req.OnData(pos, tailIn, total)
 		}
 		if pos-lastSaved >= 16<<20 {
 			os.WriteFile(segState(req.Partial), []byte(strconv.FormatInt(pos, 10)), 0o644)
