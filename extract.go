@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -65,14 +64,13 @@ type extractor struct {
 	// mode gives the permission bits of a file from its name and the archive's mode.
 	mode func(rel string, archiveMode fs.FileMode) fs.FileMode
 
-	mu       sync.Mutex
-	files    int
-	total    int64
-	folded   map[string]string // lower-cased name -> name
-	isFile   map[string]bool   // lower-cased name -> is a file (not a directory)
-	dirsSeen map[string]bool   // lower-cased names that are, or will be, directories
-	dirMu    sync.Mutex
-	dirs     map[string]*dirHandle
+	mu     sync.Mutex
+	files  int
+	total  int64
+	folded map[string]string // lower-cased name -> name
+	isDir  map[string]bool   // lower-cased name, claimed or above one -> a directory, or a file
+	dirMu  sync.Mutex
+	dirs   map[string]*dirHandle
 	// rename maps a name (relative to the prefix) to the path it is written at; the hashes
 	// keep the archive's name (a module zip's _go.mod is written as go.mod).
 	rename func(string) string
@@ -86,7 +84,7 @@ func newExtractor(dir, prefix string, mode func(string, fs.FileMode) fs.FileMode
 		return nil, &download.DiskError{Op: "open", Path: dir, Err: err}
 	}
 	x := &extractor{root: root, dir: dir, prefix: prefix, hashes: &verify.Hashes{}, mode: mode,
-		folded: map[string]string{}, isFile: map[string]bool{}, dirsSeen: map[string]bool{}, dirs: map[string]*dirHandle{}}
+		folded: map[string]string{}, isDir: map[string]bool{}, dirs: map[string]*dirHandle{}}
 	if os.Getenv("GOSTRAP_CRASH_AT") == "mid-extraction" {
 		x.afterFile = func(n int) {
 			if n == 8 {
@@ -161,17 +159,21 @@ func (x *extractor) claim(raw, rel string, size int64, isFile bool) error {
 	}
 	// A name under a file, or a file where a directory is, is refused here rather than left
 	// to whichever of the parallel writers gets there first.
+	// A directory already known has its parents known too.
 	for d := path.Dir(low); d != "."; d = path.Dir(d) {
-		if x.isFile[d] {
-			return &UnsafeArchiveError{raw, "lies under the file " + x.folded[d]}
+		if dir, ok := x.isDir[d]; ok {
+			if !dir {
+				return &UnsafeArchiveError{raw, "lies under the file " + x.folded[d]}
+			}
+			break
 		}
-		x.dirsSeen[d] = true
+		x.isDir[d] = true
 	}
-	if isFile && x.dirsSeen[low] {
+	if isFile && x.isDir[low] {
 		return &UnsafeArchiveError{raw, "a file where a directory is"}
 	}
 	x.folded[low] = rel
-	x.isFile[low] = isFile
+	x.isDir[low] = !isFile
 	return nil
 }
 
@@ -344,9 +346,4 @@ func toolchainMode(rel string, _ fs.FileMode) fs.FileMode {
 // workers is the size of the writer pool. Writers spend their time in file-creating system
 // calls, not on a CPU, so there are more of them than cores: measured here (2 cores), creating
 // 12k files took 510 ms with one writer and 210 ms with four or eight.
-func workers() int {
-	if n, err := strconv.Atoi(os.Getenv("GOSTRAP_WRITERS")); err == nil && n > 0 {
-		return n // for measuring
-	}
-	return min(max(4*runtime.GOMAXPROCS(0), 8), 16)
-}
+func workers() int { return min(max(4*runtime.GOMAXPROCS(0), 8), 16) }
