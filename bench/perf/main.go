@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -187,14 +188,14 @@ func run() error {
 		return &contender{name: "gostrap cold (loopback)", prepare: clean(dest, cache), cmd: gostrap(plainURL, cache)}
 	}
 	comps := []*comparison{
-		{what: "install from a loopback mirror / write floor (tar xf of the uncompressed tree)", goal: 1.3, atMost: true,
+		{what: "install from a loopback mirror / write floor (tar xf of the uncompressed tree)", goal: 1.3,
 			a: coldGostrap(),
 			b: &contender{name: "write floor: tar xf (uncompressed)", prepare: clean(dest), cmd: sh(fmt.Sprintf("tar xf %s -C %s", plainTar, dest))}},
-		{what: "install from a loopback mirror / shell pipeline (curl, sha256sum -c, tar xzf)", goal: 0.9, atMost: true,
+		{what: "install from a loopback mirror / shell pipeline (curl, sha256sum -c, tar xzf)", goal: 0.9,
 			a: coldGostrap(),
 			b: &contender{name: "pipeline: curl + sha256sum + tar xzf", prepare: clean(dest, dl), cmd: sh(fmt.Sprintf(
 				"curl -sSf -o %s %s && echo '%s  %s' | sha256sum -c --quiet - && tar xzf %s -C %s", dl, url, sum, dl, dl, dest))}},
-		{what: "reinstall from a warm cache / tar xzf of the same archive", goal: 1.1, atMost: true,
+		{what: "reinstall from a warm cache / tar xzf of the same archive", goal: 1.1,
 			a: &contender{name: "gostrap warm cache", prepare: func() error {
 				if err := clean(dest)(); err != nil {
 					return err
@@ -209,7 +210,7 @@ func run() error {
 				return nil
 			}, cmd: gostrap(plainURL, warmCache)},
 			b: &contender{name: "tar xzf (archive on disk)", prepare: clean(dest), cmd: sh(fmt.Sprintf("tar xzf %s -C %s", archive, dest))}},
-		{what: fmt.Sprintf("whole install / a single curl download alone, server capped at %d MiB/s per connection", *throttle>>20), goal: 1.0 / 3, atMost: true,
+		{what: fmt.Sprintf("whole install / a single curl download alone, server capped at %d MiB/s per connection", *throttle>>20), goal: 1.0 / 3,
 			a: &contender{name: "gostrap cold, capped server", prepare: clean(dest, cache), cmd: gostrap(slowURL, cache)},
 			b: &contender{name: "single curl download, capped server", prepare: clean(dest, dl), cmd: sh(fmt.Sprintf("curl -sSf -o %s %s", dl, slowURL+filepath.Base(archive)))}},
 	}
@@ -217,7 +218,7 @@ func run() error {
 		// The same race with the disk out of the way: where the disk is slower than the capped
 		// network (as here), the comparison above measures the disk.
 		memDest, memCache, memDl := filepath.Join(mem, "dest"), filepath.Join(mem, "cache"), filepath.Join(mem, "dl.tar.gz")
-		comps = append(comps, &comparison{what: fmt.Sprintf("the same, tree, cache and download in memory (tmpfs), capped at %d MiB/s", *throttle>>20), goal: 1.0 / 3, atMost: true,
+		comps = append(comps, &comparison{what: fmt.Sprintf("the same, tree, cache and download in memory (tmpfs), capped at %d MiB/s", *throttle>>20), goal: 1.0 / 3,
 			a: &contender{name: "gostrap cold, capped server, tmpfs", prepare: clean(memDest, memCache), cmd: gostrapTo(slowURL, memDest, memCache)},
 			b: &contender{name: "single curl download, capped server, tmpfs", prepare: clean(memDl), cmd: sh(fmt.Sprintf("curl -sSf -o %s %s", memDl, slowURL+filepath.Base(archive)))}})
 	}
@@ -234,23 +235,19 @@ func run() error {
 				return c
 			}}
 		}
-		gp := filepath.Join(w, "gopath")
-		comps = append(comps, &comparison{what: "install through GOPROXY / the go command's own toolchain download (" + *proxyVer + ")", goal: 0.5, atMost: true,
-			a: &contender{name: "gostrap cold through GOPROXY", prepare: clean(dest, cache), cmd: func() *exec.Cmd {
-				c := exec.Command(bin, "install", *proxyVer, "--sources", "proxy", "--dir", dest, "--cache-dir", cache, "--quiet")
+		viaProxy := func(name, destDir, cacheDir string) *contender {
+			return &contender{name: name, prepare: clean(destDir, cacheDir), cmd: func() *exec.Cmd {
+				c := exec.Command(bin, "install", *proxyVer, "--sources", "proxy", "--dir", destDir, "--cache-dir", cacheDir, "--quiet")
 				c.Env = append(os.Environ(), "GOSTRAP_QUIET=1")
 				return c
-			}},
-			b: goCmd(dest, gp)})
+			}}
+		}
+		comps = append(comps, &comparison{what: "install through GOPROXY / the go command's own toolchain download (" + *proxyVer + ")", goal: 0.5,
+			a: viaProxy("gostrap cold through GOPROXY", dest, cache), b: goCmd(dest, filepath.Join(w, "gopath"))})
 		if mem != "" {
 			memDest, memCache, memGP := filepath.Join(mem, "dest"), filepath.Join(mem, "cache"), filepath.Join(mem, "gopath")
-			comps = append(comps, &comparison{what: "the same, both in memory (tmpfs)", goal: 0.5, atMost: true,
-				a: &contender{name: "gostrap cold through GOPROXY, tmpfs", prepare: clean(memDest, memCache), cmd: func() *exec.Cmd {
-					c := exec.Command(bin, "install", *proxyVer, "--sources", "proxy", "--dir", memDest, "--cache-dir", memCache, "--quiet")
-					c.Env = append(os.Environ(), "GOSTRAP_QUIET=1")
-					return c
-				}},
-				b: goCmd(memDest, memGP)})
+			comps = append(comps, &comparison{what: "the same, both in memory (tmpfs)", goal: 0.5,
+				a: viaProxy("gostrap cold through GOPROXY, tmpfs", memDest, memCache), b: goCmd(memDest, memGP)})
 		}
 	}
 
@@ -304,10 +301,11 @@ type comparison struct {
 	what   string
 	a, b   *contender
 	goal   float64
-	atMost bool
 	ratios []float64
 }
 
+// timeCmd runs c under /usr/bin/time for its peak RSS: the rusage of a child of this process
+// would count this process's own memory, which the child shares until it execs.
 func timeCmd(c *exec.Cmd) (sample, error) {
 	rssFile, err := os.CreateTemp("", "perf-rss-")
 	if err != nil {
@@ -342,12 +340,13 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func (c *contender) median() float64 {
+// secs is the time of each run.
+func (c *contender) secs() []float64 {
 	var xs []float64
 	for _, s := range c.samples {
 		xs = append(xs, s.secs)
 	}
-	return median(xs)
+	return xs
 }
 
 func (c *contender) peakMiB() float64 {
@@ -370,27 +369,20 @@ func report(comps []*comparison, size int64, files int) []byte {
 	peak := 0.0
 	for _, cp := range comps {
 		r := median(cp.ratios)
-		lo, hi := cp.ratios[0], cp.ratios[0]
-		for _, x := range cp.ratios {
-			lo, hi = min(lo, x), max(hi, x)
-		}
 		target := fmt.Sprintf("at most %.2fx", cp.goal)
 		met := r <= cp.goal
 		if cp.goal < 1 && strings.Contains(cp.what, "capped") {
 			target = fmt.Sprintf("at most 1/3 (%.0fx faster)", 1/cp.goal)
 		}
-		fmt.Fprintf(&b, "| %s | %.2fx | %.2f-%.2f | %s | %s |\n", cp.what, r, lo, hi, target, yes(met))
+		fmt.Fprintf(&b, "| %s | %.2fx | %.2f-%.2f | %s | %s |\n", cp.what, r, slices.Min(cp.ratios), slices.Max(cp.ratios), target, yes(met))
 		peak = max(peak, cp.a.peakMiB())
 	}
 	fmt.Fprintf(&b, "| peak RSS of any gostrap run | %.1f MiB | | under 64 MiB | %s |\n", peak, yes(peak < 64))
 	fmt.Fprintf(&b, "\n| contender | median | min | max | peak RSS |\n| --- | --- | --- | --- | --- |\n")
 	for _, cp := range comps {
 		for _, c := range []*contender{cp.a, cp.b} {
-			lo, hi := c.samples[0].secs, c.samples[0].secs
-			for _, s := range c.samples {
-				lo, hi = min(lo, s.secs), max(hi, s.secs)
-			}
-			fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f s | %.1f MiB |\n", c.name, c.median(), lo, hi, c.peakMiB())
+			xs := c.secs()
+			fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f s | %.1f MiB |\n", c.name, median(xs), slices.Min(xs), slices.Max(xs), c.peakMiB())
 		}
 	}
 	return b.Bytes()

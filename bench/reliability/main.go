@@ -84,9 +84,6 @@ func run(fuzztime time.Duration, out string) error {
 			fuzz = append(fuzz, runFuzz(t, fuzztime))
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
 	return os.WriteFile(out, render(figures, fuzz, passed, failed, suiteTime), 0o644)
 }
 
