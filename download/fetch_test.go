@@ -465,8 +465,6 @@ func TestSegmentedTailFirst(t *testing.T) {
 				close(asked)
 			}
 		}
-		mu.Unlock()
-		mu.Lock()
 		hold := lo > 0 && lo < total-tail && len(late) == 0
 		mu.Unlock()
 		if hold {
