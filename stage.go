@@ -175,7 +175,7 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 		res, err, xerr = streamTarGz(ctx, in.client, req, x)
 		return x, res, xerr, err
 	}
-	fetched := false
+	fetch := true
 	if c.format == "modzip" && c.size == 0 {
 		// The zip's size is not declared: fetch it in segments, its central directory first,
 		// and extract each entry as soon as its bytes are in.
@@ -184,10 +184,10 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 		if started || err != nil {
 			return x, res, xerr, err
 		}
-		fetched = true // the server would not do ranges: the zip is whole, extract it below
+		fetch = false // fetched whole without overlap (no ranges, or a directory past the tail)
 	}
 	for try := 0; ; try++ {
-		if !fetched || try > 0 {
+		if fetch {
 			if res, err = in.client.Fetch(ctx, req); err != nil {
 				return nil, res, nil, err
 			}
@@ -200,6 +200,7 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string) (x 
 		// back, they are what the server serves, and are judged as such.
 		in.logf("%s: the zip is incomplete (%s); fetching it again", c.cacheName, download.Bytes(res.Size))
 		os.Remove(req.Partial)
+		fetch = true
 	}
 	f, err := os.Open(req.Partial)
 	if err != nil {
