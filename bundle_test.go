@@ -19,8 +19,9 @@ import (
 	"golang.org/x/mod/sumdb"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/mirror"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
 	"github.com/gostrap/gostrap/offline"
 )
 
@@ -175,7 +176,7 @@ func TestTamperedBundles(t *testing.T) {
 				if v.OK() {
 					t.Fatal("bundle verify found nothing wrong")
 				}
-			} else if download.Classify(err) != download.ClassChecksumMismatch {
+			} else if failure.Classify(err) != failure.ChecksumMismatch {
 				t.Fatalf("open: %v", err)
 			}
 			// install, from the bundle alone

@@ -79,7 +79,7 @@ type Env struct {
 // Env returns the environment for an installed version, or for the current link when raw is
 // empty (so that a later 'gostrap use' takes effect without re-running env).
 func (in *Installer) Env(raw string) (Env, error) {
-	if raw == "" && !in.layout.hasCurrent() {
+	if raw == "" && !in.layout.HasCurrent() {
 		return Env{}, &NotInstalledError{Version: ""}
 	}
 	root, v, err := in.layout.GOROOTFor(raw)

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gostrap/gostrap/download"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 )
 
 // An official site behind a self-signed certificate: refused, then installed with --ca-file.
@@ -20,7 +20,7 @@ func TestInstallWithCAFile(t *testing.T) {
 	o.Official = []string{srv.URL + "/dl/"}
 	o.GOPROXY = "off"
 	rep, err := install(t, mustInstaller(t, o), "1.22.3")
-	if err == nil || rep.ExitCode() != ExitNoSource || rep.Attempts[0].Error.Class != download.ClassTLSUnknownAuthority ||
+	if err == nil || rep.ExitCode() != ExitNoSource || rep.Attempts[0].Error.Class != failure.TLSUnknownAuthority ||
 		!strings.Contains(rep.Attempts[0].Error.Hint, "--ca-file") {
 		t.Fatalf("without --ca-file: exit %d %+v", rep.ExitCode(), rep.Attempts)
 	}
@@ -45,7 +45,7 @@ func TestBlackholedOfficialCostsOneProbe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if official != s.OfficialURL() && (rep.Source.Kind != "mirror" || rep.Attempts[0].Error.Class != download.ClassTCPTimeout) {
+		if official != s.OfficialURL() && (rep.Source.Kind != "mirror" || rep.Attempts[0].Error.Class != failure.TCPTimeout) {
 			t.Fatalf("attempts %+v", rep.Attempts)
 		}
 		return time.Since(start)
@@ -74,7 +74,7 @@ func TestEverySourceDown(t *testing.T) {
 	if err == nil || rep.ExitCode() != ExitNoSource {
 		t.Fatalf("exit %d: %v", rep.ExitCode(), err)
 	}
-	classes := map[string]download.Class{}
+	classes := map[string]failure.Class{}
 	for _, a := range rep.Attempts {
 		if a.Error == nil || a.Error.Hint == "" {
 			t.Errorf("attempt without cause or hint: %+v", a)
@@ -82,8 +82,8 @@ func TestEverySourceDown(t *testing.T) {
 		}
 		classes[a.Source] = a.Error.Class
 	}
-	want := map[string]download.Class{o.Official[0]: download.ClassTCPRefused, o.Official[1]: download.ClassDNS,
-		o.Mirrors[0]: download.ClassTCPTimeout, notFound.URL: download.ClassNotFound}
+	want := map[string]failure.Class{o.Official[0]: failure.TCPRefused, o.Official[1]: failure.DNS,
+		o.Mirrors[0]: failure.TCPTimeout, notFound.URL: failure.NotFound}
 	for src, c := range want {
 		if classes[src] != c {
 			t.Errorf("%s: class %q, want %q (all: %v)", src, classes[src], c, classes)

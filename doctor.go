@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/probe"
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/verify"
 )
@@ -34,7 +35,7 @@ type Setting struct {
 type DiagnosedSource struct {
 	Kind   string          `json:"kind"`
 	URL    string          `json:"url"`
-	Probes []*mirror.Probe `json:"probes"`
+	Probes []*probe.Result `json:"probes"`
 	OK     bool            `json:"ok"`
 }
 
@@ -46,19 +47,19 @@ const KindSumDB = "sumdb"
 func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, error) {
 	d := &Diagnosis{Config: in.settings(ctx)}
 	public := mirror.PublicHosts()
-	probe := func(u string, accept func(int) bool) *mirror.Probe {
+	probeOne := func(u string, accept func(int) bool) *probe.Result {
 		pu, _ := url.Parse(u)
-		return mirror.ProbeURL(ctx, in.client, u, mirror.ProbeOptions{StageTimeout: in.opts.ProbeTimeout,
+		return probe.URL(ctx, in.client, u, probe.Options{StageTimeout: in.opts.ProbeTimeout,
 			Accept: accept, Public: pu != nil && public[pu.Hostname()]})
 	}
 	if len(urls) > 0 {
 		for _, u := range urls {
 			// Any HTTP answer shows the path works: a mirror's root need not be listed.
-			p := probe(u, func(st int) bool { return st < 500 })
-			d.Sources = append(d.Sources, DiagnosedSource{Kind: "url", URL: download.Redact(u), Probes: []*mirror.Probe{p}, OK: p.OK})
+			p := probeOne(u, func(st int) bool { return st < 500 })
+			d.Sources = append(d.Sources, DiagnosedSource{Kind: "url", URL: failure.Redact(u), Probes: []*probe.Result{p}, OK: p.OK})
 			if p.OK {
 				d.CanServe = true
-				d.Use = append(d.Use, download.Redact(u))
+				d.Use = append(d.Use, failure.Redact(u))
 			}
 		}
 		return d, nil
@@ -73,7 +74,7 @@ func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, err
 	ok := map[Kind]bool{}
 	for _, s := range all {
 		sp := res[s]
-		d.Sources = append(d.Sources, DiagnosedSource{Kind: string(s.Kind), URL: download.Redact(s.URL), Probes: sp.probes, OK: sp.ok()})
+		d.Sources = append(d.Sources, DiagnosedSource{Kind: string(s.Kind), URL: failure.Redact(s.URL), Probes: sp.probes, OK: sp.ok()})
 		if sp.ok() {
 			ok[s.Kind] = true
 		}
@@ -96,7 +97,7 @@ func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, err
 			targets = append(targets, "https://"+db.Name+"/latest")
 		}
 		for _, t := range targets {
-			p := probe(t, func(st int) bool { return st == http.StatusOK })
+			p := probeOne(t, func(st int) bool { return st == http.StatusOK })
 			ds.Probes = append(ds.Probes, p)
 			if p.OK {
 				ds.OK = true
@@ -118,7 +119,7 @@ func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, err
 				continue
 			}
 			d.CanServe = true
-			d.Use = append(d.Use, string(s.Kind)+" "+download.Redact(s.URL))
+			d.Use = append(d.Use, string(s.Kind)+" "+failure.Redact(s.URL))
 		}
 	}
 	return d, nil
@@ -141,7 +142,7 @@ func (in *Installer) settings(ctx context.Context) []Setting {
 	env := func(names ...string) string {
 		for _, n := range names {
 			if v := os.Getenv(n); v != "" {
-				return download.Redact(v) + " (" + n + ")"
+				return failure.Redact(v) + " (" + n + ")"
 			}
 		}
 		return "(not set)"
@@ -161,7 +162,7 @@ func (in *Installer) settings(ctx context.Context) []Setting {
 	if list, builtin, err := in.proxyList(ctx); err != nil {
 		goproxy = "invalid: " + err.Error()
 	} else if !builtin {
-		goproxy = download.Redact(list.String())
+		goproxy = failure.Redact(list.String())
 	}
 	gosumdb := "invalid"
 	if db, err := verify.ParseGOSUMDB(in.goEnv(ctx)["GOSUMDB"]); err == nil {
@@ -190,3 +191,9 @@ func (in *Installer) settings(ctx context.Context) []Setting {
 		{"GOSUMDB", gosumdb},
 	}
 }
+
+// Probe is what probing one URL found, stage by stage.
+type Probe = probe.Result
+
+// TLSInfo is a server's side of a TLS handshake, as a probe saw it.
+type TLSInfo = probe.TLSInfo

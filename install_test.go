@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/mirror"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
 )
 
 func TestMain(m *testing.M) {
@@ -82,7 +84,7 @@ func TestInstallOfficial(t *testing.T) {
 	if rep.Verified.Method != "sha256+sumdb-tree" {
 		t.Errorf("verified by %q, want sha256+sumdb-tree", rep.Verified.Method)
 	}
-	got, err := readVERSION(rep.GOROOT)
+	got, err := layout.ReadVERSION(rep.GOROOT)
 	if err != nil || got != "go1.22.3" {
 		t.Fatalf("VERSION = %q, %v", got, err)
 	}
@@ -112,7 +114,7 @@ func TestInstallProxyOnly(t *testing.T) {
 	if rep.Version != "go1.21.13" || rep.Source.Kind != "proxy" || rep.Verified.Method != "sumdb" {
 		t.Fatalf("got %s from %s verified by %s", rep.Version, rep.Source.Kind, rep.Verified.Method)
 	}
-	if len(rep.Attempts) != 2 || rep.Attempts[0].Error == nil || rep.Attempts[0].Error.Class != download.ClassTCPRefused {
+	if len(rep.Attempts) != 2 || rep.Attempts[0].Error == nil || rep.Attempts[0].Error.Class != failure.TCPRefused {
 		t.Fatalf("attempts: %+v", rep.Attempts)
 	}
 	if _, err := os.Stat(filepath.Join(rep.GOROOT, "src", "go.mod")); err != nil {
@@ -160,7 +162,7 @@ func TestInstallStalledSourceFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := rep.Attempts[0]
-	if a.Error == nil || a.Error.Class != download.ClassStalled || rep.Source.Kind != "mirror" {
+	if a.Error == nil || a.Error.Class != failure.Stalled || rep.Source.Kind != "mirror" {
 		t.Fatalf("attempts %+v", rep.Attempts)
 	}
 	t.Logf("stalled source given up after %d ms (idle timeout 500 ms); mirror fetched %d of %d bytes", a.DurationMS, rep.Bytes, size)

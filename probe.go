@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/probe"
 	"github.com/gostrap/gostrap/mirror"
 )
 
@@ -15,7 +16,7 @@ import (
 // serve if any of them answers.
 type sourceProbe struct {
 	src    *Source
-	probes []*mirror.Probe
+	probes []*probe.Result
 }
 
 // ok reports whether the source answered as a working source does.
@@ -40,7 +41,7 @@ func (sp *sourceProbe) latency() time.Duration {
 }
 
 // problem is the first failure, for the report.
-func (sp *sourceProbe) problem() (*mirror.Probe, *download.Problem) {
+func (sp *sourceProbe) problem() (*probe.Result, *failure.Problem) {
 	for _, p := range sp.probes {
 		if p.Error != nil {
 			return p, p.Error
@@ -86,13 +87,13 @@ func (in *Installer) probeSources(ctx context.Context, srcs []*Source) map[*Sour
 		sp := &sourceProbe{src: s}
 		out[s] = sp
 		urls, accept := probeURLs(s)
-		sp.probes = make([]*mirror.Probe, len(urls))
+		sp.probes = make([]*probe.Result, len(urls))
 		for i, u := range urls {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				pu, _ := url.Parse(u)
-				p := mirror.ProbeURL(ctx, in.client, u, mirror.ProbeOptions{
+				p := probe.URL(ctx, in.client, u, probe.Options{
 					StageTimeout: in.opts.ProbeTimeout, Accept: accept, Public: pu != nil && public[pu.Hostname()]})
 				mu.Lock()
 				sp.probes[i] = p

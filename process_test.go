@@ -18,8 +18,9 @@ import (
 	"testing"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/layout"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/mirror"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
 )
 
 // These tests run the real binary in child processes: SIGKILL at checkpoints, a file size
@@ -123,8 +124,8 @@ func TestCrashSafety(t *testing.T) {
 			st.Killed++
 			after, _ := mirrortest.TreeDigest(filepath.Join(dir, "go1.21.13"))
 			cur, _ := os.Readlink(filepath.Join(dir, "current"))
-			l := Layout{Dir: dir, Platform: mirror.Host()}
-			_, newIntact := l.intact("go1.22.3")
+			l := layout.Layout{Dir: dir, Platform: mirror.Host()}
+			_, newIntact := l.Intact("go1.22.3")
 			_, newExists := os.Stat(filepath.Join(dir, "go1.22.3"))
 			ok := after == before && cur == "go1.21.13" &&
 				(point == "after-rename" && newIntact || point != "after-rename" && os.IsNotExist(newExists))
@@ -137,7 +138,7 @@ func TestCrashSafety(t *testing.T) {
 			if out, err := runProc(env, bin, "install", "1.22.3", "--use"); err != nil {
 				t.Fatalf("rerun: %v\n%s", err, out)
 			}
-			if _, ok := l.intact("go1.22.3"); !ok {
+			if _, ok := l.Intact("go1.22.3"); !ok {
 				t.Fatal("rerun did not install go1.22.3")
 			}
 			if cur, _ := os.Readlink(filepath.Join(dir, "current")); cur != "go1.22.3" {
@@ -251,17 +252,17 @@ func TestConcurrentProcesses(t *testing.T) {
 			}
 			t.Fatalf("round %d: gostrap %v: %v\n%s", round, c, errs[i], outs[i])
 		}
-		l := Layout{Dir: dir, Platform: mirror.Host()}
+		l := layout.Layout{Dir: dir, Platform: mirror.Host()}
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			if mirror.IsRelease(e.Name()) {
-				if _, ok := l.intact(e.Name()); !ok {
+				if _, ok := l.Intact(e.Name()); !ok {
 					t.Fatalf("round %d: %s is not intact", round, e.Name())
 				}
 			}
 		}
 		if cur, err := os.Readlink(filepath.Join(dir, "current")); err == nil {
-			if _, ok := l.intact(cur); !ok {
+			if _, ok := l.Intact(cur); !ok {
 				t.Fatalf("round %d: current -> %s, not intact", round, cur)
 			}
 		}

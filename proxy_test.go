@@ -22,8 +22,9 @@ import (
 	"golang.org/x/mod/sumdb"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/mirror"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
 )
 
 // proxyOnly returns options that can only install through the given GOPROXY, with the fixture's
@@ -121,7 +122,7 @@ func securityInstall(t *testing.T, o Options, before http.Handler, versions []st
 	if err == nil {
 		t.Fatal("installed")
 	}
-	if rep.ExitCode() != ExitVerification || rep.Error.Class != download.ClassSumDBSecurity {
+	if rep.ExitCode() != ExitVerification || rep.Error.Class != failure.SumDBSecurity {
 		t.Fatalf("exit %d class %s: %v", rep.ExitCode(), rep.Error.Class, err)
 	}
 	if !strings.HasPrefix(err.Error(), "SECURITY ERROR") {
@@ -215,12 +216,12 @@ func TestProxyListFallThrough(t *testing.T) {
 	for _, tc := range []struct {
 		name, goproxy string
 		ok            bool
-		class         download.Class
+		class         failure.Class
 	}{
 		{"404 then good", notFound.URL + "," + good, true, ""},
-		{"500 stops a comma list", broken.URL + "," + good, false, download.ClassHTTPStatus},
+		{"500 stops a comma list", broken.URL + "," + good, false, failure.HTTPStatus},
 		{"500 falls through a pipe", broken.URL + "|" + good, true, ""},
-		{"timeout stops a comma list", slow.URL + "," + good, false, download.ClassTCPTimeout},
+		{"timeout stops a comma list", slow.URL + "," + good, false, failure.TCPTimeout},
 		{"timeout falls through a pipe", slow.URL + "|" + good, true, ""},
 		{"off", "off", false, ""},
 	} {
@@ -295,7 +296,7 @@ func TestMirrorTreeHashRefusesChangedFile(t *testing.T) {
 	o.Mirrors = []string{srv.URL + "/golang/"}
 	o.Sources = []Kind{KindMirror}
 	rep, err := install(t, mustInstaller(t, o), "1.22.3")
-	if err == nil || rep.ExitCode() != ExitVerification || rep.Error.Class != download.ClassSumDBSecurity {
+	if err == nil || rep.ExitCode() != ExitVerification || rep.Error.Class != failure.SumDBSecurity {
 		t.Fatalf("exit %d: %v", rep.ExitCode(), err)
 	}
 	if _, err := os.Stat(filepath.Join(o.Dir, "go1.22.3")); !os.IsNotExist(err) {
@@ -449,51 +450,13 @@ func TestProxyZipOverlappedRefusesFlip(t *testing.T) {
 	defer srv.Close()
 	o.GOPROXY = srv.URL
 	rep, err := install(t, mustInstaller(t, o), "1.22.3")
-	if err == nil || rep.ExitCode() != ExitVerification || rep.Error.Class != download.ClassSumDBSecurity {
-		t.Fatalf("got %v, want a %s failure", err, download.ClassSumDBSecurity)
+	if err == nil || rep.ExitCode() != ExitVerification || rep.Error.Class != failure.SumDBSecurity {
+		t.Fatalf("got %v, want a %s failure", err, failure.SumDBSecurity)
 	}
 	if flipped.Faulted.Load() == 0 {
 		t.Fatal("the flip was never served")
 	}
 	if _, err := os.Stat(filepath.Join(o.Dir, "go1.22.3")); !os.IsNotExist(err) {
 		t.Fatalf("something was installed: %v", err)
-	}
-}
-
-// zipLayout says where each entry's bytes end as archive/zip sees the entries: after the entry's
-// data, at the next entry's local header (30 bytes or more before its data), or at the directory.
-func TestZipLayout(t *testing.T) {
-	mv := mirrortest.Host.ToolchainVersion("go1.22.3")
-	data := fixture.ModZips[mv]
-	ends, cdStart, err := zipLayout(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ends) != len(zr.File) {
-		t.Fatalf("%d ends for %d entries", len(ends), len(zr.File))
-	}
-	for i, f := range zr.File {
-		do, err := f.DataOffset()
-		if err != nil {
-			t.Fatal(err)
-		}
-		limit := cdStart
-		if i+1 < len(zr.File) {
-			next, _ := zr.File[i+1].DataOffset()
-			limit = next - 30
-		}
-		end := ends[f.Name]
-		if end < do+int64(f.CompressedSize64) || end > limit || i+1 == len(zr.File) && end != cdStart {
-			t.Fatalf("%s: data %d+%d, said to end at %d, next limit %d", f.Name, do, f.CompressedSize64, end, limit)
-		}
-	}
-	for _, bad := range [][]byte{data[:len(data)-1], data[:100], bytes.Repeat([]byte("PK\x05\x06"), 10)} {
-		if _, _, err := zipLayout(bytes.NewReader(bad), int64(len(bad))); err == nil {
-			t.Errorf("a damaged zip of %d bytes was read", len(bad))
-		}
 	}
 }

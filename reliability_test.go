@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/gostrap/gostrap/download"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/offline"
 )
 
@@ -44,7 +46,7 @@ const (
 type faultCase struct {
 	fault   mirrortest.Fault
 	outcome outcome
-	class   download.Class
+	class   failure.Class
 	// partial seeds the cache with the first 40% of the archive, so the fault meets a resume.
 	partial bool
 	tls     bool
@@ -63,32 +65,32 @@ func faultCases(size int64, byProxy, full bool) []faultCase {
 			faultCase{fault: mirrortest.Fault{Kind: mirrortest.ResetAfter, Offset: off, Times: 1}, outcome: retried},
 			faultCase{fault: mirrortest.Fault{Kind: mirrortest.ShortBody, Offset: off, Times: 1}, outcome: retried},
 			faultCase{fault: mirrortest.Fault{Kind: mirrortest.ShortLength, Offset: off, Times: 1}, outcome: retried},
-			faultCase{fault: mirrortest.Fault{Kind: mirrortest.StallAfter, Offset: off}, outcome: fellBack, class: download.ClassStalled},
+			faultCase{fault: mirrortest.Fault{Kind: mirrortest.StallAfter, Offset: off}, outcome: fellBack, class: failure.Stalled},
 		)
-		flip := faultCase{fault: mirrortest.Fault{Kind: mirrortest.FlipByte, Offset: off}, outcome: fellBack, class: download.ClassChecksumMismatch}
+		flip := faultCase{fault: mirrortest.Fault{Kind: mirrortest.FlipByte, Offset: off}, outcome: fellBack, class: failure.ChecksumMismatch}
 		if byProxy {
-			flip.outcome, flip.class = failed, download.ClassSumDBSecurity
+			flip.outcome, flip.class = failed, failure.SumDBSecurity
 		}
 		cs = append(cs, flip)
 	}
-	forever := faultCase{fault: mirrortest.Fault{Kind: mirrortest.Forever}, outcome: fellBack, class: download.ClassChecksumMismatch}
+	forever := faultCase{fault: mirrortest.Fault{Kind: mirrortest.Forever}, outcome: fellBack, class: failure.ChecksumMismatch}
 	if byProxy {
-		forever.class = download.ClassHTTPStatus // no declared size: capped at the module zip limit
+		forever.class = failure.HTTPStatus // no declared size: capped at the module zip limit
 	}
 	cs = append(cs,
 		faultCase{fault: mirrortest.Fault{Kind: mirrortest.LongLength, Times: 1}, outcome: retried},
 		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status503, RetryAfter: "1", Times: 1}, outcome: retried},
 		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status429, RetryAfter: time.Now().Add(time.Second).UTC().Format(http.TimeFormat), Times: 1}, outcome: retried},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status503}, outcome: fellBack, class: download.ClassHTTPStatus},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status429, RetryAfter: "86400"}, outcome: fellBack, class: download.ClassHTTPStatus},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status429, RetryAfter: "99999999999999999999"}, outcome: fellBack, class: download.ClassHTTPStatus},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status503, RetryAfter: time.Now().Add(1000 * time.Hour).UTC().Format(http.TimeFormat)}, outcome: fellBack, class: download.ClassHTTPStatus},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.RedirectLoop}, outcome: fellBack, class: download.ClassHTTPStatus},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.RedirectHTTP}, outcome: fellBack, class: download.ClassTLSPlaintext, tls: true},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status503}, outcome: fellBack, class: failure.HTTPStatus},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status429, RetryAfter: "86400"}, outcome: fellBack, class: failure.HTTPStatus},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status429, RetryAfter: "99999999999999999999"}, outcome: fellBack, class: failure.HTTPStatus},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Status503, RetryAfter: time.Now().Add(1000 * time.Hour).UTC().Format(http.TimeFormat)}, outcome: fellBack, class: failure.HTTPStatus},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.RedirectLoop}, outcome: fellBack, class: failure.HTTPStatus},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.RedirectHTTP}, outcome: fellBack, class: failure.TLSPlaintext, tls: true},
 		faultCase{fault: mirrortest.Fault{Kind: mirrortest.IgnoreRange}, outcome: retried, partial: true},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.BadContentRange}, outcome: fellBack, class: download.ClassHTTPStatus, partial: true},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Trickle}, outcome: fellBack, class: download.ClassStalled},
-		faultCase{fault: mirrortest.Fault{Kind: mirrortest.GzipUnasked}, outcome: fellBack, class: download.ClassHTTPStatus},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.BadContentRange}, outcome: fellBack, class: failure.HTTPStatus, partial: true},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.Trickle}, outcome: fellBack, class: failure.Stalled},
+		faultCase{fault: mirrortest.Fault{Kind: mirrortest.GzipUnasked}, outcome: fellBack, class: failure.HTTPStatus},
 		forever,
 	)
 	return cs
@@ -131,7 +133,7 @@ func referenceDigest(t *testing.T, s *mirrortest.Servers, kind Kind) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := mirrortest.TreeDigest(rep.GOROOT, metaFile)
+	d, _ := mirrortest.TreeDigest(rep.GOROOT, layout.MetaFile)
 	return d
 }
 
@@ -290,7 +292,7 @@ func runFault(t *testing.T, s *mirrortest.Servers, st *reliabilityStats, kind, f
 	// What got installed is the verified release, byte for byte.
 	installed := filepath.Join(o.Dir, "go1.22.3")
 	if err == nil {
-		got, _ := mirrortest.TreeDigest(installed, metaFile)
+		got, _ := mirrortest.TreeDigest(installed, layout.MetaFile)
 		ok := got == refs[Kind(rep.Source.Kind)]
 		st.check(t, ok, "installed tree differs from the verified release")
 		if !ok && corrupt {
@@ -322,7 +324,7 @@ func checkLeftovers(t *testing.T, st *reliabilityStats, o Options, before string
 		case strings.HasSuffix(name, ".lock"), strings.HasSuffix(name, ".json"):
 		default:
 			// A kept download must have its verification record beside it.
-			_, ok := readCacheEntry(p)
+			_, ok := layout.Cache{Dir: o.CacheDir}.ReadRecord(name)
 			st.check(t, ok, "unverified file in the cache: %s", name)
 		}
 		return nil

@@ -1,14 +1,15 @@
 package gostrap
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
+	"github.com/gostrap/gostrap/verify"
 )
 
-// Report is the record of one install: the --json output (DESIGN.md, CLI contract).
+// Report is the record of one install: the --json output (docs/design.md, "CLI contract").
 type Report struct {
 	Version  string     `json:"version"`
 	GOROOT   string     `json:"goroot"`
@@ -22,27 +23,23 @@ type Report struct {
 	// AlreadyInstalled is true when the version was present and intact: nothing was done.
 	AlreadyInstalled bool `json:"already_installed"`
 	// Error is the final failure, when the install failed.
-	Error *download.Problem `json:"error,omitempty"`
+	Error *failure.Problem `json:"error,omitempty"`
 }
 
 // SourceRef names where the installed bytes came from.
-type SourceRef struct {
-	Kind string `json:"kind"`
-	URL  string `json:"url"`
-}
+type SourceRef = layout.SourceRef
 
-// Verified says what vouched for the installed bytes.
-type Verified struct {
-	// Method is how: sha256, sumdb, sumdb-tree, sumdb-offline, mirror-self, or several joined
-	// with "+" when more than one held (sha256+sumdb-tree).
-	Method string `json:"method"`
-	// Digest is the digest that was checked (sha256:<hex> or h1:<base64>).
-	Digest string `json:"digest"`
-	SHA256 string `json:"sha256,omitempty"`
-	H1     string `json:"h1,omitempty"`
-	// TrustedBy names the root the expected digest came from.
-	TrustedBy string `json:"trusted_by,omitempty"`
-}
+// Verified says what vouched for the installed bytes (verify.Decide's record).
+type Verified = verify.Verified
+
+// Installed is one toolchain in the install directory.
+type Installed = layout.Installed
+
+// Meta is the record kept in an installed tree.
+type Meta = layout.Meta
+
+// NotInstalledError is a command about a version that is not installed.
+type NotInstalledError = layout.NotInstalledError
 
 // Attempt is one source tried.
 type Attempt struct {
@@ -50,12 +47,12 @@ type Attempt struct {
 	Kind   string `json:"kind"`
 	URL    string `json:"url"`
 	// Stage is what was being done: index, download, verify, extract or install.
-	Stage      string            `json:"stage,omitempty"`
-	Error      *download.Problem `json:"error"`
-	DurationMS int64             `json:"duration_ms"`
+	Stage      string           `json:"stage,omitempty"`
+	Error      *failure.Problem `json:"error"`
+	DurationMS int64            `json:"duration_ms"`
 }
 
-// Exit codes (DESIGN.md).
+// Exit codes (docs/design.md, "CLI contract").
 const (
 	ExitOK           = 0
 	ExitFailure      = 1
@@ -108,7 +105,7 @@ func (e *NoSourceError) Error() string {
 		if a.Error == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "\n\t%s %s: %s: %s", a.Kind, download.Redact(a.Source), a.Error.Class, firstLine(a.Error.Message))
+		fmt.Fprintf(&b, "\n\t%s %s: %s: %s", a.Kind, a.Source, a.Error.Class, firstLine(a.Error.Message))
 	}
 	if e.Note != "" {
 		fmt.Fprintf(&b, "\n\t%s", e.Note)
@@ -118,8 +115,8 @@ func (e *NoSourceError) Error() string {
 
 // Class is the class of the most telling attempt: a verification failure, else the first
 // failure (the preferred source's).
-func (e *NoSourceError) Class() download.Class {
-	first := download.Class("")
+func (e *NoSourceError) Class() failure.Class {
+	first := failure.Class("")
 	for _, a := range e.Attempts {
 		if a.Error == nil {
 			continue
@@ -132,7 +129,7 @@ func (e *NoSourceError) Class() download.Class {
 		}
 	}
 	if first == "" {
-		return download.ClassNotFound
+		return failure.NotFound
 	}
 	return first
 }
@@ -145,18 +142,4 @@ func (e *NoSourceError) Hint() string {
 	}
 	return "each source's cause is listed above; run 'gostrap doctor' to see what this network allows, " +
 		"or carry Go in with an offline bundle (gostrap bundle create, then --bundle PATH)"
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
-
-// ErrorClass returns the class of any error from the library.
-func ErrorClass(err error) download.Class {
-	var ie *InstallError
-	if errors.As(err, &ie) && ie.Report != nil && ie.Report.Error != nil {
-		return ie.Report.Error.Class
-	}
-	return download.Classify(err)
 }

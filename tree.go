@@ -2,15 +2,17 @@ package gostrap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/archive"
+	"github.com/gostrap/gostrap/internal/failure"
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/offline"
 	"github.com/gostrap/gostrap/verify"
@@ -56,11 +58,11 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 	if o.Tar {
 		dir = o.Out + ".parts"
 	}
-	db, err := in.SumDB(ctx)
+	db, _, err := in.sumdbRemote(ctx)
 	if err != nil {
 		return nil, err
 	}
-	w, err := offline.OpenWriter(dir, db.Name())
+	w, err := offline.OpenWriter(dir, db.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +88,7 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 				if firstErr == nil {
 					firstErr = err
 				}
-				var se *verify.SecurityError
-				if errors.As(err, &se) {
+				if final(err) {
 					return rep, err
 				}
 				continue
@@ -171,30 +172,31 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 	return out, nil
 }
 
-// recorder is a fresh, in-memory checksum-database client whose every remote read is kept in
-// the tree: exactly what the same fresh client needs later, offline, to prove the record.
-func (r *run) prove(ctx context.Context, w *offline.Writer, db *verify.SumDB, module string) (string, error) {
-	var mu sync.Mutex
-	reads := map[string][]byte{}
-	dbc, err := verify.ParseGOSUMDB(db.Key())
+// prove looks module up with a fresh, in-memory checksum-database client whose every remote
+// read is kept in the tree: exactly what the same fresh client needs later, offline, to prove
+// the record.
+func (r *run) prove(ctx context.Context, w *offline.Writer, module string) (string, error) {
+	db, remote, err := r.in.sumdbRemote(ctx)
 	if err != nil {
 		return "", err
 	}
-	fresh := verify.NewSumDB(verify.SumDBOptions{DB: dbc, Remote: func(ctx context.Context, path string) ([]byte, error) {
-		data, err := db.ReadRemote(ctx, path)
+	var mu sync.Mutex
+	reads := map[string][]byte{}
+	fresh := verify.NewSumDB(db, func(ctx context.Context, path string) ([]byte, error) {
+		data, err := remote(ctx, path)
 		if err == nil {
 			mu.Lock()
 			reads[path] = data
 			mu.Unlock()
 		}
 		return data, err
-	}})
-	h1, err := fresh.Lookup(ctx, mirror.ToolchainModule, module)
+	}, &verify.MemStore{})
+	h1, err := fresh.Lookup(ctx, verify.ToolchainModule, module)
 	if err != nil {
 		return "", err
 	}
 	for path, data := range reads {
-		if err := w.Put(offline.SumDBPath(db.Name(), path), data); err != nil {
+		if err := w.Put(offline.SumDBPath(db.Name, path), data); err != nil {
 			return "", err
 		}
 	}
@@ -202,26 +204,28 @@ func (r *run) prove(ctx context.Context, w *offline.Writer, db *verify.SumDB, mo
 }
 
 // syncRelease brings one release for one platform into the tree.
-func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db *verify.SumDB, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (offline.Entry, error) {
+func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (offline.Entry, error) {
 	module := p.ToolchainVersion(v)
 	e := offline.Entry{Version: v, Platform: p.String(), Module: module,
-		Record: offline.SumDBPath(db.Name(), "/lookup/"+mirror.ToolchainModule+"@"+module)}
+		Record: offline.SumDBPath(db.Name, "/lookup/"+verify.ToolchainModule+"@"+module)}
 	prev, hadPrev := w.Previous(v, p.String())
 	if hadPrev && prev.H1 != "" && w.Have(prev.Record) {
 		e.H1 = prev.H1
 		rep.Reused++
 	} else {
-		h1, err := r.prove(ctx, w, db, module)
+		h1, err := r.prove(ctx, w, module)
 		if err != nil {
 			return e, fmt.Errorf("no checksum-database proof for %s, so the release could not be verified offline: %w", module, err)
 		}
 		e.H1 = h1
 	}
+	want := verify.Release{Version: v, Platform: p.String(), Module: module}
+	proof := &verify.SumDBClaim{Module: module, H1: e.H1, DB: db.Name}
 	if o.Zips {
 		zp := offline.ZipPath(module)
 		if w.Have(zp) {
 			rep.Reused++
-		} else if err := r.fetchTreeZip(ctx, w, zp, module, e.H1, rep); err != nil {
+		} else if err := r.fetchTreeZip(ctx, w, zp, want, proof, rep); err != nil {
 			return e, err
 		}
 		e.Zip = zp
@@ -232,7 +236,7 @@ func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db *verify.Sum
 			e.OfficialSHA256 = prev.OfficialSHA256
 			rep.Reused++
 		} else {
-			official, err := r.fetchTreeArchive(ctx, w, ap, v, p, e.H1, rep)
+			official, err := r.fetchTreeArchive(ctx, w, ap, want, proof, rep)
 			if err != nil {
 				return e, err
 			}
@@ -243,10 +247,10 @@ func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db *verify.Sum
 	return e, nil
 }
 
-// fetchTreeZip fetches a toolchain module zip through the GOPROXY sources into the tree and
-// checks it against the proven h1.
-func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp, module, h1 string, rep *TreeReport) error {
-	var lastErr error = &NoSourceError{What: module + " (no proxy source configured)"}
+// fetchTreeZip fetches a toolchain module zip through the GOPROXY sources into the tree, and
+// puts it to verify.Decide with the proven record.
+func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp string, want verify.Release, proof *verify.SumDBClaim, rep *TreeReport) error {
+	var lastErr error = &NoSourceError{What: want.Module + " (no proxy source configured)"}
 	for _, s := range r.srcs.Order {
 		if s.Kind != KindProxy || r.dead[s] {
 			continue
@@ -254,18 +258,13 @@ func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp, module, h
 		start := time.Now()
 		var url string
 		err := s.proxies.Try(func(base string) error {
-			url = mirror.ToolchainProxy{Base: base}.ZipURL(module)
+			url = mirror.ToolchainProxy{Base: base}.ZipURL(want.Module)
 			return r.fetchTreeFile(ctx, w, zp, url, 0, mirror.MaxZipFile, func(tmp string, res download.FetchResult) error {
-				f, err := os.Open(tmp)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				got, err := offline.ZipH1(f)
-				if err != nil {
-					return &verify.SecurityError{Detail: fmt.Sprintf("verifying %s: the download cannot match the checksum database: %v", module, err)}
-				}
-				return checkH1(module, got, h1Result{h1, r.in.sumdbName()})
+				ev := verify.Evidence{Kind: verify.FromProxy, Format: verify.ModuleZip, Want: want, File: path.Base(zp), SumDB: proof,
+					Got: &verify.Fetched{SHA256: res.SHA256, Size: res.Size, Module: want.Module, ModesByRule: true}}
+				ev.Got.H1, ev.Got.Extract = treeHash(tmp, func(f *os.File, size int64) (string, error) { return verify.ZipH1(f, size) })
+				_, err := verify.Decide(ev)
+				return err
 			}, rep)
 		})
 		if err == nil {
@@ -274,8 +273,7 @@ func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp, module, h
 		}
 		r.fail(s, url, stageOf(err), start, err)
 		lastErr = err
-		var se *verify.SecurityError
-		if errors.As(err, &se) {
+		if final(err) {
 			return err
 		}
 	}
@@ -283,18 +281,13 @@ func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp, module, h
 }
 
 // fetchTreeArchive fetches a release archive from the official sites and mirrors into the tree,
-// verified by an official index's sha256 (reported true) or else by its tree hash against the
-// proven h1.
-func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap, v string, p mirror.Platform, h1 string, rep *TreeReport) (bool, error) {
-	var sha string
+// and puts it to verify.Decide with the first official index's entry (reported true when it
+// vouched) and the proven record.
+func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap string, want verify.Release, proof *verify.SumDBClaim, rep *TreeReport) (bool, error) {
+	index := r.officialClaim(ctx, want.Version, ap)
 	var size int64
-	for _, s := range r.srcs.Official {
-		if rs, err := r.officialIndex(ctx, s); err == nil {
-			if f, err := archiveOf(rs, v, p); err == nil {
-				sha, size = f.SHA256, f.Size
-				break
-			}
-		}
+	if index != nil {
+		size = index.Size
 	}
 	var lastErr error = &NoSourceError{What: ap + " (no official or mirror source configured)"}
 	for _, s := range r.srcs.Order {
@@ -303,41 +296,57 @@ func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap, v str
 		}
 		url := s.URL + ap
 		start := time.Now()
-		max := int64(maxDownload)
-		err := r.fetchTreeFile(ctx, w, ap, url, size, max, func(tmp string, res download.FetchResult) error {
-			if sha != "" {
-				return verify.SHA256(ap, sha, res.SHA256, "an official index")
-			}
-			f, err := os.Open(tmp)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			got, err := offline.ArchiveH1(f, p.ToolchainVersion(v))
-			if err != nil {
-				return &verify.SecurityError{Detail: fmt.Sprintf("verifying %s: the archive cannot match the checksum database: %v", ap, err)}
-			}
-			return checkH1(p.ToolchainVersion(v), got, h1Result{h1, r.in.sumdbName()})
+		var official bool
+		err := r.fetchTreeFile(ctx, w, ap, url, size, maxDownload, func(tmp string, res download.FetchResult) error {
+			ev := verify.Evidence{Kind: verify.Kind(s.Kind), Format: verify.Archive, Want: want, File: ap, Index: index, SumDB: proof,
+				Got: &verify.Fetched{SHA256: res.SHA256, Size: res.Size, Module: want.Module, ModesByRule: true}}
+			ev.Got.H1, ev.Got.Extract = treeHash(tmp, func(f *os.File, size int64) (string, error) {
+				if strings.HasSuffix(ap, ".zip") {
+					return verify.ZipArchiveH1(f, size, want.Module)
+				}
+				return verify.ArchiveH1(f, want.Module)
+			})
+			ver, err := verify.Decide(ev)
+			official = ver.SHA256 != ""
+			return err
 		}, rep)
 		if err == nil {
 			r.succeed(s, url, start)
-			return sha != "", nil
+			return official, nil
 		}
 		r.fail(s, url, stageOf(err), start, err)
 		lastErr = err
-		var se *verify.SecurityError
-		if errors.As(err, &se) {
+		if final(err) {
 			return false, err
 		}
 	}
 	return false, lastErr
 }
 
+// treeHash is the h1 of a file fetched into a tree, or why it has none: a file that cannot be
+// read as an archive is malformed.
+func treeHash(p string, hash func(f *os.File, size int64) (string, error)) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", &failure.DiskError{Op: "open", Path: p, Err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", &failure.DiskError{Op: "stat", Path: p, Err: err}
+	}
+	h1, err := hash(f, st.Size())
+	if err != nil {
+		return "", &archive.MalformedError{Err: err}
+	}
+	return h1, nil
+}
+
 // fetchTreeFile downloads url to a resumable partial file in the tree, checks it, and moves it to p.
 func (r *run) fetchTreeFile(ctx context.Context, w *offline.Writer, p, url string, size, max int64,
 	check func(tmp string, res download.FetchResult) error, rep *TreeReport) error {
 	if err := os.MkdirAll(w.Tmp(), 0o755); err != nil {
-		return &download.DiskError{Op: "create", Path: w.Tmp(), Err: err}
+		return &failure.DiskError{Op: "create", Path: w.Tmp(), Err: err}
 	}
 	tmp := filepath.Join(w.Tmp(), strings.ReplaceAll(p, "/", "_")+".partial")
 	res, err := r.in.client.Fetch(ctx, download.FetchRequest{URL: url, Partial: tmp, Size: size, Max: max, Label: filepath.Base(p)})
@@ -354,11 +363,4 @@ func (r *run) fetchTreeFile(ctx context.Context, w *offline.Writer, p, url strin
 	}
 	rep.Added++
 	return w.Adopt(p, tmp, res.Size, res.SHA256)
-}
-
-func (in *Installer) sumdbName() string {
-	if in.sumdb != nil {
-		return in.sumdb.Name()
-	}
-	return "the checksum database"
 }

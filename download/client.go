@@ -22,13 +22,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 // Config is how the client reaches the network. The zero value is usable: defaults fill in.
@@ -76,6 +80,8 @@ type Client struct {
 	http    *http.Client
 	retry   *retryablehttp.Client
 	guarded bool
+	// envProxy: the proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
+	envProxy bool
 }
 
 // TestNetworkEnv, when set to "loopback", makes every client refuse to resolve or dial anything
@@ -124,7 +130,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RetryAfterCap <= 0 {
 		cfg.RetryAfterCap = 10 * time.Second
 	}
-	if cfg.Proxy == nil {
+	envProxy := cfg.Proxy == nil
+	if envProxy {
 		cfg.Proxy = http.ProxyFromEnvironment
 	}
 	if cfg.Logf == nil {
@@ -140,14 +147,22 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		cfg:     cfg,
-		pins:    pins,
-		roots:   roots,
-		dialer:  &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
-		guarded: os.Getenv(TestNetworkEnv) == "loopback",
+		cfg:      cfg,
+		pins:     pins,
+		roots:    roots,
+		dialer:   &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
+		guarded:  os.Getenv(TestNetworkEnv) == "loopback",
+		envProxy: envProxy,
 	}
 	tr := &http.Transport{
-		Proxy:                 cfg.Proxy,
+		Proxy: cfg.Proxy,
+		OnProxyConnectResponse: func(_ context.Context, proxy *url.URL, req *http.Request, resp *http.Response) error {
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			_, hasPassword := proxy.User.Password()
+			return &ProxyStatusError{Target: req.Host, StatusCode: resp.StatusCode, Status: resp.Status, Credentials: hasPassword}
+		},
 		DialContext:           c.DialContext,
 		TLSClientConfig:       c.TLSConfig(""),
 		TLSHandshakeTimeout:   cfg.TLSTimeout,
@@ -171,7 +186,7 @@ func New(cfg Config) (*Client, error) {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		RequestLogHook: func(_ retryablehttp.Logger, r *http.Request, attempt int) {
 			if attempt > 0 {
-				c.cfg.Logf("retrying %s (attempt %d)", redact(r.URL.String()), attempt+1)
+				c.cfg.Logf("retrying %s (attempt %d)", failure.Redact(r.URL.String()), attempt+1)
 			}
 		},
 	}
@@ -232,9 +247,6 @@ func guardErr(host string) error {
 	return &net.DNSError{Err: "no such host (" + TestNetworkEnv + "=loopback)", Name: host, IsNotFound: true}
 }
 
-// HTTP returns the underlying client, for callers that do one request without retries (probes).
-func (c *Client) HTTP() *http.Client { return c.http }
-
 // ParseResolve parses --resolve entries "host:port:addr" into "host:port" -> "addr:port".
 func ParseResolve(entries []string) (map[string]string, error) {
 	pins := map[string]string{}
@@ -276,33 +288,6 @@ func LoadRoots(caFile string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// RedirectError is a redirect gostrap refuses to follow.
-type RedirectError struct {
-	From, To string
-	Reason   string
-	// Downgrade marks a redirect from https to http.
-	Downgrade bool
-}
-
-func (e *RedirectError) Error() string {
-	return fmt.Sprintf("redirect from %s to %s refused: %s", redact(e.From), redact(e.To), e.Reason)
-}
-
-func (e *RedirectError) Class() Class {
-	if e.Downgrade {
-		return ClassTLSPlaintext
-	}
-	return ClassHTTPStatus
-}
-
-func (e *RedirectError) Hint() string {
-	if e.Downgrade {
-		return "the server sent the download to plain HTTP, where anyone on the path can change it; " +
-			"use another source"
-	}
-	return "the server redirects in a loop; use another source"
-}
-
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	prev := via[len(via)-1]
 	if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
@@ -326,6 +311,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, context.Cause(ctx)
 	}
 	if err != nil {
+		if hs, _ := ctx.Value(handshakeKey{}).(*handshakeTrace); hs.failed() != nil {
+			err = &failure.HandshakeError{Err: err}
+		}
 		return Retryable(err), nil
 	}
 	switch {
@@ -344,8 +332,8 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 
 // Retryable reports whether a transport error may go away on a second try.
 func Retryable(err error) bool {
-	switch Classify(err) {
-	case ClassTCPTimeout, ClassHTTPStatus, ClassOther:
+	switch failure.Classify(err) {
+	case failure.TCPTimeout, failure.HTTPStatus, failure.Other:
 		var re *RedirectError
 		return !errors.As(err, &re)
 	}
@@ -380,6 +368,7 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 
 // do sends req with retries and returns a response whose status the caller checks.
 func (c *Client) do(ctx context.Context, method, rawURL string, header http.Header) (*http.Response, error) {
+	ctx, hs := traceHandshake(ctx)
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, rawURL, nil)
 	if err != nil {
 		return nil, err
@@ -396,36 +385,61 @@ func (c *Client) do(ctx context.Context, method, rawURL string, header http.Head
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, c.proxyErr(req.Request, err)
+		return nil, c.proxyErr(req.Request, hs.wrap(req.URL.Host, err))
 	}
 	return resp, nil
 }
 
-// Once sends req once, without retries (a probe), naming proxy failures as such.
+// Once sends req once, without retries (a probe), naming proxy and handshake failures as such.
 func (c *Client) Once(req *http.Request) (*http.Response, error) {
+	ctx, hs := traceHandshake(req.Context())
+	req = req.WithContext(ctx)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.proxyErr(req, err)
+		return nil, c.proxyErr(req, hs.wrap(req.URL.Host, err))
 	}
 	return resp, nil
 }
 
-// ProxyError is a failure to get through the HTTP proxy: net/http reports a refused CONNECT
-// as a bare status text, which says nothing of the proxy.
-type ProxyError struct {
-	Proxy string
-	Err   error
+// handshakeTrace records the TLS handshake failure of a request, so that the request's error
+// can be told apart from one on an established connection (which is worth a retry).
+type handshakeTrace struct {
+	mu  sync.Mutex
+	err error
 }
 
-func (e *ProxyError) Error() string {
-	return fmt.Sprintf("through proxy %s: %v", redact(e.Proxy), e.Err)
+type handshakeKey struct{}
+
+func traceHandshake(ctx context.Context) (context.Context, *handshakeTrace) {
+	hs := &handshakeTrace{}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			hs.mu.Lock()
+			hs.err = err
+			hs.mu.Unlock()
+		},
+	})
+	return context.WithValue(ctx, handshakeKey{}, hs), hs
 }
-func (e *ProxyError) Unwrap() error { return e.Err }
-func (e *ProxyError) Class() Class {
-	if strings.Contains(e.Err.Error(), "Proxy Authentication Required") {
-		return ClassProxyAuth
+
+// failed returns the handshake failure of the request's last attempt, if any.
+func (hs *handshakeTrace) failed() error {
+	if hs == nil {
+		return nil
 	}
-	return ClassProxyConnect
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.err
+}
+
+// wrap marks err as a handshake failure when the handshake failed.
+func (hs *handshakeTrace) wrap(host string, err error) error {
+	var already *failure.HandshakeError
+	var op *net.OpError
+	if hs.failed() == nil || errors.As(err, &already) || errors.As(err, &op) && op.Op == "proxyconnect" {
+		return err // no handshake failed, or it was the proxy's (an https:// proxy URL)
+	}
+	return &failure.HandshakeError{Host: host, Err: err}
 }
 
 // proxyErr wraps err as a proxy failure when the request went through a proxy and nothing more
@@ -435,27 +449,27 @@ func (c *Client) proxyErr(req *http.Request, err error) error {
 	if perr != nil || p == nil {
 		return err
 	}
-	switch Classify(err) {
-	case ClassOther, ClassProxyAuth, ClassProxyConnect:
-		return &ProxyError{Proxy: p.String(), Err: err}
-	case ClassTLSPlaintext:
+	wrap := func() error { return &ProxyError{Proxy: p.String(), Var: c.proxyVar(req.URL), Err: err} }
+	switch failure.Classify(err) {
+	case failure.Other, failure.ProxyAuth, failure.ProxyConnect:
+		return wrap()
+	case failure.TLSPlaintext:
 		if p.Scheme == "https" {
 			// An https:// proxy URL for a proxy that speaks plain HTTP.
-			return &ProxyError{Proxy: p.String(), Err: err}
+			return wrap()
 		}
 	}
 	return err
 }
 
+// proxyVar names the environment variable the proxy came from, when the client reads the
+// environment.
+func (c *Client) proxyVar(u *url.URL) string {
+	if !c.envProxy {
+		return ""
+	}
+	return proxyVar(u, os.Getenv)
+}
+
 // UserAgent identifies gostrap to servers.
 var UserAgent = "gostrap/0.1 (+https://github.com/gostrap/gostrap)"
-
-// statusError turns a response with an unexpected status into an *HTTPError, closing its body.
-func statusError(resp *http.Response) error {
-	defer resp.Body.Close()
-	e := &HTTPError{URL: resp.Request.URL.String(), StatusCode: resp.StatusCode, Status: resp.Status}
-	if d, ok := retryAfter(resp); ok {
-		e.RetryAfter = d
-	}
-	return e
-}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 // Get fetches a small document (an index, a version list, a checksum-database tile) whole,
@@ -25,14 +27,14 @@ func (c *Client) Get(ctx context.Context, rawURL string, max int64) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, statusError(resp)
 	}
-	defer resp.Body.Close()
 	if resp.ContentLength > max {
 		return nil, &TooLargeError{URL: rawURL, Max: max}
 	}
-	timer := time.AfterFunc(c.cfg.IdleTimeout, func() { cancel(ErrStalled) })
+	timer := time.AfterFunc(c.cfg.IdleTimeout, func() { cancel(failure.ErrStalled) })
 	defer timer.Stop()
 	var buf bytes.Buffer
 	r := &io.LimitedReader{R: resp.Body, N: max + 1}
@@ -62,68 +64,12 @@ func (c *Client) Head(ctx context.Context, rawURL string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return 0, statusError(resp)
 	}
-	resp.Body.Close()
 	return resp.ContentLength, nil
 }
-
-// TooLargeError is a body longer than the cap for it.
-type TooLargeError struct {
-	URL string
-	Max int64
-	// Declared reports that Max is the size a trusted index declares, so a longer body cannot
-	// be the published file.
-	Declared bool
-}
-
-func (e *TooLargeError) Error() string {
-	if e.Declared {
-		return fmt.Sprintf("%s: body longer than the %d bytes the index declares", redact(e.URL), e.Max)
-	}
-	return fmt.Sprintf("%s: body longer than the %d-byte limit", redact(e.URL), e.Max)
-}
-
-func (e *TooLargeError) Class() Class {
-	if e.Declared {
-		return ClassChecksumMismatch
-	}
-	return ClassHTTPStatus
-}
-
-// RangeError is a server's answer to a ranged request that gostrap cannot append safely.
-type RangeError struct {
-	URL    string
-	Detail string
-}
-
-func (e *RangeError) Error() string { return fmt.Sprintf("%s: %s", redact(e.URL), e.Detail) }
-func (e *RangeError) Class() Class  { return ClassHTTPStatus }
-
-// DiskError is a failure writing or reading a local file.
-type DiskError struct {
-	Op, Path string
-	Err      error
-}
-
-func (e *DiskError) Error() string {
-	err := e.Err
-	var pe *os.PathError
-	if errors.As(err, &pe) && (pe.Path == e.Path || strings.HasSuffix(e.Path, pe.Path)) {
-		err = pe.Err // the path is already said
-	}
-	return fmt.Sprintf("%s %s: %v", e.Op, e.Path, err)
-}
-func (e *DiskError) Unwrap() error { return e.Err }
-func (e *DiskError) Class() Class  { return ClassDisk }
-
-// SinkError is an error returned by a FetchRequest's Sink (an extractor refusing the archive):
-// it ends the fetch at once and is never retried.
-type SinkError struct{ Err error }
-
-func (e *SinkError) Error() string { return e.Err.Error() }
-func (e *SinkError) Unwrap() error { return e.Err }
 
 // FetchRequest describes one large download into the cache.
 type FetchRequest struct {
@@ -168,11 +114,11 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		limit = req.Max
 	}
 	if limit <= 0 {
-		return res, fmt.Errorf("fetch %s: no size limit", redact(req.URL))
+		return res, fmt.Errorf("fetch %s: no size limit", failure.Redact(req.URL))
 	}
 	f, err := os.OpenFile(req.Partial, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return res, &DiskError{Op: "open", Path: req.Partial, Err: err}
+		return res, &failure.DiskError{Op: "open", Path: req.Partial, Err: err}
 	}
 	defer func() {
 		empty := false
@@ -187,20 +133,20 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 	}()
 	st, err := f.Stat()
 	if err != nil {
-		return res, &DiskError{Op: "stat", Path: req.Partial, Err: err}
+		return res, &failure.DiskError{Op: "stat", Path: req.Partial, Err: err}
 	}
 	have := st.Size()
 	if n, ok := readSegState(req.Partial); ok {
 		// An earlier segmented fetch died: only its contiguous prefix is solid.
 		have = min(have, n)
 		if err := f.Truncate(have); err != nil {
-			return res, &DiskError{Op: "truncate", Path: req.Partial, Err: err}
+			return res, &failure.DiskError{Op: "truncate", Path: req.Partial, Err: err}
 		}
 		os.Remove(segState(req.Partial))
 	}
 	if have > limit {
 		if err := f.Truncate(0); err != nil {
-			return res, &DiskError{Op: "truncate", Path: req.Partial, Err: err}
+			return res, &failure.DiskError{Op: "truncate", Path: req.Partial, Err: err}
 		}
 		have = 0
 	}
@@ -281,7 +227,7 @@ func replay(f *os.File, n int64, h hash.Hash, sink io.Writer) error {
 		if errors.As(err, &se) {
 			return se
 		}
-		return &DiskError{Op: "read", Path: f.Name(), Err: err}
+		return &failure.DiskError{Op: "read", Path: f.Name(), Err: err}
 	}
 	return nil
 }
@@ -335,12 +281,16 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 			return false, &RangeError{URL: s.req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", s.have, start)}
 		}
 		if total >= 0 && s.req.Size > 0 && total != s.req.Size {
-			return false, &RangeError{URL: s.req.URL, Detail: fmt.Sprintf("Content-Range total %d, the index declares %d", total, s.req.Size)}
+			return false, &SizeError{URL: s.req.URL, Declared: s.req.Size, Actual: total}
 		}
 	case http.StatusRequestedRangeNotSatisfiable:
+		// "bytes */N" states the file's size: one other than the declared is not the file.
+		if total, ok := unsatisfiedTotal(resp); ok && s.req.Size > 0 && total != s.req.Size {
+			return false, &SizeError{URL: s.req.URL, Declared: s.req.Size, Actual: total}
+		}
 		if s.have > 0 && !s.noRange {
 			s.noRange = true
-			return false, &RangeError{URL: s.req.URL, Detail: "416 to a resume request; fetching the whole body"}
+			return false, errRangeRefused
 		}
 		return false, statusError(resp)
 	default:
@@ -358,7 +308,7 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 	}
 
 	idle := s.c.cfg.IdleTimeout
-	timer := time.AfterFunc(idle, func() { cancel(ErrStalled) })
+	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled) })
 	defer timer.Stop()
 	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
 
@@ -379,7 +329,10 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 		}
 		if n > 0 {
 			if s.have+int64(n) > s.limit {
-				return false, &TooLargeError{URL: s.req.URL, Max: s.limit, Declared: s.req.Size > 0}
+				if s.req.Size > 0 {
+					return false, &SizeError{URL: s.req.URL, Declared: s.req.Size, Actual: -1}
+				}
+				return false, &TooLargeError{URL: s.req.URL, Max: s.limit}
 			}
 			if err := s.write(buf[:n]); err != nil {
 				return false, err
@@ -399,7 +352,7 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 
 func (s *stream) write(p []byte) error {
 	if _, err := s.f.WriteAt(p, s.have); err != nil {
-		return &DiskError{Op: "write", Path: s.f.Name(), Err: err}
+		return &failure.DiskError{Op: "write", Path: s.f.Name(), Err: err}
 	}
 	s.h.Write(p)
 	s.have += int64(len(p))
@@ -422,7 +375,7 @@ func (s *stream) matchPrefix(ctx context.Context, body io.Reader, n int64) error
 			return bodyErr(ctx, s.req.URL, err)
 		}
 		if _, err := s.f.ReadAt(want[:k], off); err != nil {
-			return &DiskError{Op: "read", Path: s.f.Name(), Err: err}
+			return &failure.DiskError{Op: "read", Path: s.f.Name(), Err: err}
 		}
 		if !bytes.Equal(got[:k], want[:k]) {
 			return &RangeError{URL: s.req.URL, Detail: "server ignored Range and sent different content than the partial download"}
@@ -459,7 +412,7 @@ func parseContentRange(v string) (start, total int64, err error) {
 }
 
 // ErrTooSlow is a transfer slower than the minimum speed: a trickle is treated as a stall.
-var ErrTooSlow = fmt.Errorf("transfer too slow (%w)", ErrStalled)
+var ErrTooSlow = fmt.Errorf("transfer too slow (%w)", failure.ErrStalled)
 
 // speedCheck fails a body that delivers less than MinSpeed over each SpeedWindow.
 type speedCheck struct {
@@ -482,7 +435,7 @@ func (w *speedCheck) add(n int) error {
 		return nil
 	}
 	if rate := float64(w.bytes) / el.Seconds(); w.min > 0 && rate < float64(w.min) {
-		return fmt.Errorf("%s: %w: %s/s over %s", redact(w.url), ErrTooSlow, Bytes(int64(rate)), el.Round(time.Second))
+		return fmt.Errorf("%s: %w: %s/s over %s", failure.Redact(w.url), ErrTooSlow, Bytes(int64(rate)), el.Round(time.Second))
 	}
 	w.start, w.bytes = time.Now(), 0
 	return nil
@@ -505,13 +458,13 @@ func (r *idleReader) Read(p []byte) (int, error) {
 
 // bodyErr reports a failed body read, naming a stall as a stall rather than a cancellation.
 func bodyErr(ctx context.Context, url string, err error) error {
-	if errors.Is(context.Cause(ctx), ErrStalled) {
-		return fmt.Errorf("%s: %w", redact(url), ErrStalled)
+	if errors.Is(context.Cause(ctx), failure.ErrStalled) {
+		return fmt.Errorf("%s: %w", failure.Redact(url), failure.ErrStalled)
 	}
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
-	return fmt.Errorf("%s: reading body: %w", redact(url), err)
+	return fmt.Errorf("%s: reading body: %w", failure.Redact(url), err)
 }
 
 // resumable reports whether a fetch may reconnect and continue after err. A stall is not: the
@@ -520,14 +473,15 @@ func resumable(err error) bool {
 	var se *SinkError
 	var re *RangeError
 	var tl *TooLargeError
+	var sz *SizeError
 	var he *HTTPError
-	var de *DiskError
+	var de *failure.DiskError
 	switch {
-	case errors.As(err, &se), errors.As(err, &tl), errors.As(err, &he), errors.As(err, &de):
+	case errors.Is(err, errRangeRefused):
+		return true
+	case errors.As(err, &se), errors.As(err, &tl), errors.As(err, &sz), errors.As(err, &he), errors.As(err, &de), errors.As(err, &re):
 		return false
-	case errors.As(err, &re):
-		return strings.HasPrefix(re.Detail, "416")
-	case errors.Is(err, ErrStalled), errors.Is(err, context.Canceled):
+	case errors.Is(err, failure.ErrStalled), errors.Is(err, context.Canceled):
 		return false
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return true
@@ -535,10 +489,23 @@ func resumable(err error) bool {
 	return Retryable(err)
 }
 
+// errRangeRefused is a 416 to a resume request: the next request asks for the whole body.
+var errRangeRefused = errors.New("416 to a resume request; fetching the whole body")
+
+// unsatisfiedTotal reads the size a 416 response states ("Content-Range: bytes */N").
+func unsatisfiedTotal(resp *http.Response) (int64, bool) {
+	rest, ok := strings.CutPrefix(resp.Header.Get("Content-Range"), "bytes */")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n >= 0
+}
+
 // Keep moves a verified partial file to its final cache path.
 func Keep(partial, final string) error {
 	if err := os.Rename(partial, final); err != nil {
-		return &DiskError{Op: "rename", Path: final, Err: err}
+		return &failure.DiskError{Op: "rename", Path: final, Err: err}
 	}
 	return nil
 }

@@ -22,7 +22,8 @@ import (
 	"time"
 
 	"github.com/gostrap/gostrap/download"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 )
 
 func TestMain(m *testing.M) {
@@ -174,8 +175,8 @@ func TestFetchStall(t *testing.T) {
 	_, err := client(t, download.Config{IdleTimeout: 300 * time.Millisecond}).Fetch(context.Background(), download.FetchRequest{
 		URL: srv.URL, Partial: filepath.Join(t.TempDir(), "p"), Size: int64(len(data))})
 	took := time.Since(start)
-	if download.Classify(err) != download.ClassStalled {
-		t.Fatalf("class %q: %v", download.Classify(err), err)
+	if failure.Classify(err) != failure.Stalled {
+		t.Fatalf("class %q: %v", failure.Classify(err), err)
 	}
 	t.Logf("stall detected after %v (idle timeout 300ms)", took)
 	if took > 3*time.Second {
@@ -195,8 +196,8 @@ func TestFetchCapsAtDeclaredSize(t *testing.T) {
 	defer srv.Close()
 	_, err := client(t, download.Config{}).Fetch(context.Background(), download.FetchRequest{
 		URL: srv.URL, Partial: filepath.Join(t.TempDir(), "p"), Size: int64(len(data))})
-	if download.Classify(err) != download.ClassChecksumMismatch {
-		t.Fatalf("class %q: %v", download.Classify(err), err)
+	if failure.Classify(err) != failure.ChecksumMismatch {
+		t.Fatalf("class %q: %v", failure.Classify(err), err)
 	}
 }
 
@@ -239,17 +240,17 @@ func TestRetryPolicy(t *testing.T) {
 		statuses []int
 		header   http.Header
 		requests int32
-		class    download.Class
+		class    failure.Class
 	}{
 		{"5xx retried", []int{500, 502}, nil, 3, ""},
 		{"408 retried", []int{408}, nil, 2, ""},
 		{"429 retried", []int{429}, http.Header{"Retry-After": {"0"}}, 2, ""},
-		{"404 not retried", []int{404}, nil, 1, download.ClassNotFound},
-		{"403 not retried", []int{403}, nil, 1, download.ClassHTTPStatus},
-		{"501 not retried", []int{501}, nil, 1, download.ClassHTTPStatus},
-		{"Retry-After over the cap gives up", []int{429}, http.Header{"Retry-After": {"3600"}}, 1, download.ClassHTTPStatus},
-		{"HTTP-date over the cap gives up", []int{503}, http.Header{"Retry-After": {time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}}, 1, download.ClassHTTPStatus},
-		{"retries run out", []int{500, 500, 500, 500, 500}, nil, 4, download.ClassHTTPStatus},
+		{"404 not retried", []int{404}, nil, 1, failure.NotFound},
+		{"403 not retried", []int{403}, nil, 1, failure.HTTPStatus},
+		{"501 not retried", []int{501}, nil, 1, failure.HTTPStatus},
+		{"Retry-After over the cap gives up", []int{429}, http.Header{"Retry-After": {"3600"}}, 1, failure.HTTPStatus},
+		{"HTTP-date over the cap gives up", []int{503}, http.Header{"Retry-After": {time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}}, 1, failure.HTTPStatus},
+		{"retries run out", []int{500, 500, 500, 500, 500}, nil, 4, failure.HTTPStatus},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, n := statusServer(data, tc.statuses, tc.header)
@@ -268,10 +269,10 @@ func TestRetryPolicy(t *testing.T) {
 				}
 				return
 			}
-			if c := download.Classify(err); c != tc.class {
+			if c := failure.Classify(err); c != tc.class {
 				t.Fatalf("class %q, want %q: %v", c, tc.class, err)
 			}
-			if tc.class == download.ClassNotFound && !errors.Is(err, fs.ErrNotExist) {
+			if tc.class == failure.NotFound && !errors.Is(err, fs.ErrNotExist) {
 				t.Error("404 does not match fs.ErrNotExist")
 			}
 		})
@@ -300,7 +301,7 @@ func TestNoRetryOnCertificateError(t *testing.T) {
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { handshakes.Add(1); return nil, nil },
 	})
 	_, err := client(t, download.Config{RetryMax: 3}).Get(context.Background(), srv.URL, 10)
-	if c := download.Classify(err); c != download.ClassTLSUnknownAuthority {
+	if c := failure.Classify(err); c != failure.TLSUnknownAuthority {
 		t.Fatalf("class %q: %v", c, err)
 	}
 	if handshakes.Load() != 1 {
@@ -315,11 +316,11 @@ func TestCAFileAndResolve(t *testing.T) {
 	_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "https://"), ":")
 	u := "https://dl.corp.test:" + port + "/"
 	_, err := client(t, download.Config{}).Get(context.Background(), u, 10)
-	if c := download.Classify(err); c != download.ClassDNS {
+	if c := failure.Classify(err); c != failure.DNS {
 		t.Fatalf("without --resolve: class %q: %v", c, err)
 	}
 	_, err = client(t, download.Config{Resolve: []string{"dl.corp.test:" + port + ":127.0.0.1"}}).Get(context.Background(), u, 10)
-	if c := download.Classify(err); c != download.ClassTLSUnknownAuthority {
+	if c := failure.Classify(err); c != failure.TLSUnknownAuthority {
 		t.Fatalf("without --ca-file: class %q: %v", c, err)
 	}
 	got, err := client(t, download.Config{Resolve: []string{"dl.corp.test:" + port + ":127.0.0.1"},
@@ -336,8 +337,8 @@ func TestRedirectToHTTPRefused(t *testing.T) {
 	tlsSrv := mirrortest.TLSServer(t, http.RedirectHandler(plain.URL, http.StatusFound), ca.Leaf(mirrortest.LeafOptions{}), nil)
 	_, err := client(t, download.Config{CAFile: ca.WriteFile(t.TempDir())}).Get(context.Background(), tlsSrv.URL, 10)
 	var re *download.RedirectError
-	if !errors.As(err, &re) || download.Classify(err) != download.ClassTLSPlaintext {
-		t.Fatalf("err = %v (class %q)", err, download.Classify(err))
+	if !errors.As(err, &re) || failure.Classify(err) != failure.TLSPlaintext {
+		t.Fatalf("err = %v (class %q)", err, failure.Classify(err))
 	}
 }
 
@@ -517,7 +518,7 @@ func TestTooSlowIsStalled(t *testing.T) {
 		start := time.Now()
 		_, err := client(t, cfg).Fetch(context.Background(), download.FetchRequest{URL: srv.URL,
 			Partial: filepath.Join(t.TempDir(), "p"), Size: int64(len(data))})
-		if !errors.Is(err, download.ErrTooSlow) || download.Classify(err) != download.ClassStalled {
+		if !errors.Is(err, download.ErrTooSlow) || failure.Classify(err) != failure.Stalled {
 			t.Fatalf("threshold %d: %v, want a too-slow stall", threshold, err)
 		}
 		if took := time.Since(start); took > 5*time.Second {

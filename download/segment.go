@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 // Segmented downloads: a large file is fetched as chunks over several connections at once,
@@ -137,7 +139,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		return 0, 0, errNoRanges
 	case req.Size > 0 && total != req.Size:
 		first.Body.Close()
-		return 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("Content-Range total %d, the index declares %d", total, req.Size)}
+		return 0, 0, &SizeError{URL: req.URL, Declared: req.Size, Actual: total}
 	case total > limit:
 		first.Body.Close()
 		return 0, 0, &TooLargeError{URL: req.URL, Max: limit}
@@ -164,7 +166,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	}
 	if err := os.WriteFile(segState(req.Partial), []byte(strconv.FormatInt(have, 10)), 0o644); err != nil {
 		first.Body.Close()
-		return 0, 0, &DiskError{Op: "write", Path: segState(req.Partial), Err: err}
+		return 0, 0, &failure.DiskError{Op: "write", Path: segState(req.Partial), Err: err}
 	}
 
 	var wg sync.WaitGroup
@@ -253,7 +255,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		for pos < wm {
 			n := int(min(int64(len(buf)), wm-pos))
 			if _, rerr := f.ReadAt(buf[:n], pos); rerr != nil {
-				err = &DiskError{Op: "read", Path: f.Name(), Err: rerr}
+				err = &failure.DiskError{Op: "read", Path: f.Name(), Err: rerr}
 				break
 			}
 			if _, werr := sink.Write(buf[:n]); werr != nil {
@@ -361,7 +363,7 @@ func (s *segFetch) chunk(ctx context.Context, id, i int, resp *http.Response) {
 // copyChunk checks a range response and copies its body to [from, hi) of the file.
 func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, resp *http.Response) (int64, error) {
 	if resp.StatusCode != http.StatusPartialContent {
-		return 0, statusErrorKeep(resp)
+		return 0, statusError(resp)
 	}
 	start, total, err := parseContentRange(resp.Header.Get("Content-Range"))
 	if err != nil || start != from || total != s.size {
@@ -373,7 +375,7 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	idle := s.c.cfg.IdleTimeout
-	timer := time.AfterFunc(idle, func() { cancel(ErrStalled); resp.Body.Close() })
+	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled); resp.Body.Close() })
 	defer timer.Stop()
 	body := &idleReader{r: io.LimitReader(resp.Body, hi-from), timer: timer, idle: idle}
 	buf := make([]byte, 256<<10)
@@ -384,7 +386,7 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			if _, werr := s.f.WriteAt(buf[:n], off); werr != nil {
-				return off - from, &DiskError{Op: "write", Path: s.f.Name(), Err: werr}
+				return off - from, &failure.DiskError{Op: "write", Path: s.f.Name(), Err: werr}
 			}
 			off += int64(n)
 			s.tr.Add(int64(n))
@@ -418,13 +420,4 @@ func (c *Client) rangeRequest(ctx context.Context, url string, lo, hi int64) (*h
 	h := http.Header{}
 	h.Set("Range", fmt.Sprintf("bytes=%d-%d", lo, hi))
 	return c.do(ctx, http.MethodGet, url, h)
-}
-
-// statusErrorKeep is statusError for a response the caller closes itself.
-func statusErrorKeep(resp *http.Response) error {
-	e := &HTTPError{URL: resp.Request.URL.String(), StatusCode: resp.StatusCode, Status: resp.Status}
-	if d, ok := retryAfter(resp); ok {
-		e.RetryAfter = d
-	}
-	return e
 }

@@ -1,5 +1,10 @@
 package mirror
 
+import (
+	"net/url"
+	"strings"
+)
+
 // The catalogue of public sources gostrap knows without being told. A kind's catalogue entries
 // are used only when the user configured nothing for that kind (a flag, its environment
 // variable, or for proxies GOPROXY), and "off" disables a kind altogether.
@@ -27,3 +32,19 @@ var CatalogueProxies = "direct,https://goproxy.cn,https://goproxy.io"
 // DirectToolchainBase is where golang.org/toolchain lives when fetched "direct": its go-import
 // tag is `golang.org/toolchain mod https://go.dev/dl/mod`, a module proxy.
 const DirectToolchainBase = "https://go.dev/dl/mod"
+
+// PublicHosts are the hosts of the catalogue: public sites, whose certificates chain to public
+// roots unless something in the path re-signs them.
+func PublicHosts() map[string]bool {
+	hosts := map[string]bool{}
+	for _, lists := range [][]string{CatalogueOfficial, CatalogueMirrors, strings.Split(CatalogueProxies, ","), {DirectToolchainBase}} {
+		for _, u := range lists {
+			if p, err := url.Parse(u); err == nil && p.Hostname() != "" {
+				hosts[p.Hostname()] = true
+			}
+		}
+	}
+	hosts["dl.google.com"] = true
+	return hosts
+}
+

@@ -2,18 +2,15 @@ package mirror
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 // Release is one entry of the official download index (go.dev/dl/?mode=json&include=all).
@@ -80,9 +77,9 @@ func isHexSHA256(s string) bool {
 // IndexError is an index that could not be parsed.
 type IndexError struct{ Err error }
 
-func (e *IndexError) Error() string         { return "malformed download index: " + e.Err.Error() }
-func (e *IndexError) Unwrap() error         { return e.Err }
-func (e *IndexError) Class() download.Class { return download.ClassHTTPStatus }
+func (e *IndexError) Error() string        { return "malformed download index: " + e.Err.Error() }
+func (e *IndexError) Unwrap() error        { return e.Err }
+func (e *IndexError) Class() failure.Class { return failure.HTTPStatus }
 
 // Archive returns the binary archive of r for p. The file name must be exactly the one the
 // official site uses for that version and platform: an index listing a darwin archive under
@@ -145,56 +142,21 @@ func (o Official) StaticIndexURL() string { return o.Base + "index.json" }
 // FileURL is where the site serves a release file.
 func (o Official) FileURL(filename string) string { return o.Base + filename }
 
-// IndexCache keeps fetched indexes on disk for a short time, so that `list --remote` and a
-// following install fetch the index once.
-type IndexCache struct {
-	Dir string
-	TTL time.Duration
-}
-
-type cachedIndex struct {
-	URL     string          `json:"url"`
-	Fetched time.Time       `json:"fetched"`
-	Body    json.RawMessage `json:"body"`
-}
-
-func (c IndexCache) path(url string) string {
-	sum := sha256.Sum256([]byte(url))
-	return filepath.Join(c.Dir, hex.EncodeToString(sum[:8])+".json")
-}
-
-func (c IndexCache) get(url string) ([]byte, bool) {
-	if c.Dir == "" || c.TTL <= 0 {
-		return nil, false
-	}
-	data, err := os.ReadFile(c.path(url))
-	if err != nil {
-		return nil, false
-	}
-	var ci cachedIndex
-	if json.Unmarshal(data, &ci) != nil || ci.URL != url || time.Since(ci.Fetched) > c.TTL || time.Since(ci.Fetched) < -time.Minute {
-		return nil, false
-	}
-	return ci.Body, true
-}
-
-func (c IndexCache) put(url string, body []byte) {
-	if c.Dir == "" || c.TTL <= 0 || !json.Valid(body) {
-		return
-	}
-	data, err := json.Marshal(cachedIndex{URL: url, Fetched: time.Now().UTC(), Body: body})
-	if err != nil {
-		return
-	}
-	// The cache is an optimisation: a failure to write it changes nothing else.
-	_ = WriteFileAtomic(c.path(url), data, 0o644)
+// IndexCache keeps fetched indexes for a short time, so that `list --remote` and a following
+// install fetch the index once (internal/layout keeps them on disk). Nil keeps nothing.
+type IndexCache interface {
+	Get(url string) ([]byte, bool)
+	Put(url string, body []byte)
 }
 
 // FetchIndex returns the releases an official site lists: the dynamic index first, then the
 // static index.json of a mirror tree.
 func (o Official) FetchIndex(ctx context.Context, c *download.Client, cache IndexCache) ([]Release, error) {
 	for _, u := range []string{o.IndexURL(), o.StaticIndexURL()} {
-		if body, ok := cache.get(u); ok {
+		if cache == nil {
+			break
+		}
+		if body, ok := cache.Get(u); ok {
 			if rs, err := ParseIndex(body); err == nil {
 				return rs, nil
 			}
@@ -205,7 +167,9 @@ func (o Official) FetchIndex(ctx context.Context, c *download.Client, cache Inde
 	if err == nil {
 		rs, err = ParseIndex(body)
 		if err == nil {
-			cache.put(o.IndexURL(), body)
+			if cache != nil {
+				cache.Put(o.IndexURL(), body)
+			}
 			return rs, nil
 		}
 	}
@@ -225,34 +189,8 @@ func (o Official) FetchIndex(ctx context.Context, c *download.Client, cache Inde
 	if err2 != nil {
 		return nil, fmt.Errorf("%s: %w", o.StaticIndexURL(), err2)
 	}
-	cache.put(o.StaticIndexURL(), body)
+	if cache != nil {
+		cache.Put(o.StaticIndexURL(), body)
+	}
 	return rs, nil
-}
-
-// WriteFileAtomic writes data to a temporary file beside path and renames it into place, so that
-// a reader never sees a half-written file.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 // SpecKind says how a version request is matched against the releases a source offers.
@@ -144,7 +144,7 @@ func (e *NotFoundError) Error() string {
 }
 
 // Class makes a version nobody offers a not-found failure.
-func (e *NotFoundError) Class() download.Class { return download.ClassNotFound }
+func (e *NotFoundError) Class() failure.Class { return failure.NotFound }
 
 func near(spec Spec, versions []Version) []string {
 	var out []string

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 func TestParseSpec(t *testing.T) {
@@ -74,7 +75,7 @@ func TestResolve(t *testing.T) {
 		got, err := Resolve(s, vs)
 		if tc.want == "" {
 			var nf *NotFoundError
-			if !errors.As(err, &nf) || download.Classify(err) != download.ClassNotFound {
+			if !errors.As(err, &nf) || failure.Classify(err) != failure.NotFound {
 				t.Errorf("Resolve(%s) = %q, %v; want not found", tc.spec, got, err)
 			}
 			continue

@@ -18,6 +18,8 @@
 package offline
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -25,6 +27,9 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/verify"
 )
 
 // ManifestName is the manifest's file name at the top of a tree.
@@ -96,23 +101,73 @@ func ParseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("%s: bad size or sha256 for %s", ManifestName, f.Path)
 		}
 	}
+	if !validDBName(m.SumDB) {
+		return nil, fmt.Errorf("%s: invalid checksum database name %q", ManifestName, m.SumDB)
+	}
+	entries := map[string]bool{}
 	for _, e := range m.Entries {
-		for _, p := range []string{e.Record, e.Zip, e.Archive} {
-			if p == "" {
-				continue
-			}
-			if err := checkPath(p); err != nil {
-				return nil, err
-			}
-			if !seen[p] {
-				return nil, fmt.Errorf("%s: entry %s %s refers to %s, which it does not list", ManifestName, e.Version, e.Platform, p)
-			}
+		if err := checkEntry(&m, e, seen); err != nil {
+			return nil, err
 		}
-		if e.Record == "" || !strings.HasPrefix(e.H1, "h1:") {
-			return nil, fmt.Errorf("%s: entry %s %s has no checksum-database record", ManifestName, e.Version, e.Platform)
+		if key := e.Version + " " + e.Platform; entries[key] {
+			return nil, fmt.Errorf("%s lists %s twice", ManifestName, key)
+		} else {
+			entries[key] = true
 		}
 	}
 	return &m, nil
+}
+
+// checkEntry checks that an entry is well formed and about the release it names: its module,
+// and the checksum-database record it points at, must be that release's for that platform.
+// An entry that names another release's module is a forgery (a SecurityError): the manifest
+// is unsigned, and must not choose what gets installed.
+func checkEntry(m *Manifest, e Entry, listed map[string]bool) error {
+	what := e.Version + " " + e.Platform
+	p, err := mirror.ParsePlatform(e.Platform)
+	if err != nil || !mirror.IsRelease(e.Version) {
+		return fmt.Errorf("%s: entry %q is not a Go release for a platform", ManifestName, what)
+	}
+	if want := p.ToolchainVersion(e.Version); e.Module != want {
+		return &verify.SecurityError{Detail: fmt.Sprintf("bundle manifest: the entry for %s names %s@%s, which is not %s's module (%s@%s)",
+			what, verify.ToolchainModule, e.Module, what, verify.ToolchainModule, want)}
+	}
+	if want := SumDBPath(m.SumDB, "/lookup/"+verify.ToolchainModule+"@"+e.Module); e.Record != want {
+		return &verify.SecurityError{Detail: fmt.Sprintf("bundle manifest: the entry for %s points at the checksum-database record %s, not %s",
+			what, e.Record, want)}
+	}
+	if h, ok := strings.CutPrefix(e.H1, "h1:"); !ok || !isSHA256Base64(h) {
+		return fmt.Errorf("%s: entry %s has no valid h1", ManifestName, what)
+	}
+	for _, path := range []string{e.Record, e.Zip, e.Archive} {
+		if path == "" {
+			continue
+		}
+		if err := checkPath(path); err != nil {
+			return err
+		}
+		if !listed[path] {
+			return fmt.Errorf("%s: entry %s refers to %s, which it does not list", ManifestName, what, path)
+		}
+	}
+	if e.Zip != "" && e.Zip != ZipPath(e.Module) {
+		return &verify.SecurityError{Detail: fmt.Sprintf("bundle manifest: the entry for %s holds the module zip %s, not %s", what, e.Zip, ZipPath(e.Module))}
+	}
+	if e.Archive != "" && e.Archive != p.ArchiveName(e.Version) {
+		return &verify.SecurityError{Detail: fmt.Sprintf("bundle manifest: the entry for %s holds the archive %s, not %s", what, e.Archive, p.ArchiveName(e.Version))}
+	}
+	return nil
+}
+
+func isSHA256Base64(s string) bool {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
+}
+
+// validDBName reports whether name could be a checksum database's name (host[/path]), safe to
+// use as a path in the tree.
+func validDBName(name string) bool {
+	return name != "" && fs.ValidPath(name) && !strings.ContainsAny(name, `\:@ `)
 }
 
 func checkPath(p string) error {

@@ -1,7 +1,7 @@
 package offline
 
 import (
-	"encoding/json"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -27,7 +27,8 @@ type server struct {
 	etag map[string]string
 }
 
-// etags reads the manifest's digests, again when it changes (a mirror sync under way).
+// etags reads the manifest's digests, again when it changes (a mirror sync under way). A
+// manifest that does not parse gives no ETags.
 func (s *server) etags() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -42,9 +43,9 @@ func (s *server) etags() map[string]string {
 	if err != nil {
 		return s.etag
 	}
-	var m Manifest
-	if json.Unmarshal(data, &m) != nil {
-		return s.etag
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil
 	}
 	s.etag = map[string]string{}
 	for _, f := range m.Files {
@@ -73,7 +74,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := os.Open(filepath.Join(s.dir, filepath.FromSlash(p)))
+	f, err := s.open(p)
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -96,4 +97,37 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 	}
 	http.ServeContent(w, r, p, st.ModTime(), f)
+}
+
+// open opens the tree file p (slash-separated, local) for serving. It never leaves the tree and
+// never follows a symbolic link: every element of the path is checked with Lstat inside an
+// os.Root, which itself refuses any path that resolves outside the directory.
+func (s *server) open(p string) (*os.File, error) {
+	root, err := os.OpenRoot(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	elems := strings.Split(p, "/")
+	var last fs.FileInfo
+	for i := range elems {
+		st, err := root.Lstat(strings.Join(elems[:i+1], "/"))
+		if err != nil {
+			return nil, err
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return nil, fs.ErrNotExist
+		}
+		last = st
+	}
+	f, err := root.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	// A link swapped in between the checks and the open is caught here.
+	if st, err := f.Stat(); err != nil || !os.SameFile(st, last) {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
 }

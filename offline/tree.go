@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gostrap/gostrap/download"
 	"github.com/gostrap/gostrap/verify"
 )
 
@@ -50,7 +49,7 @@ func Open(p string) (*Tree, error) {
 		tfs, err := newTarFS(f, st.Size())
 		if err != nil {
 			f.Close()
-			return nil, &TamperedError{Path: p, Reason: "not a readable tar: " + err.Error()}
+			return nil, &verify.TamperedError{Path: p, Reason: "not a readable tar: " + err.Error()}
 		}
 		t.FS, t.close = tfs, f.Close
 	}
@@ -65,7 +64,7 @@ func Open(p string) (*Tree, error) {
 	m, err := ParseManifest(data)
 	if err != nil {
 		t.Close()
-		return nil, &TamperedError{Path: p, Reason: err.Error()}
+		return nil, &verify.TamperedError{Path: p, Reason: err.Error()}
 	}
 	t.Manifest = m
 	return t, nil
@@ -87,31 +86,16 @@ func readCapped(fsys fs.FS, name string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-// TamperedError is a tree whose files or proofs do not match: exit 4.
-type TamperedError struct {
-	Path   string
-	Reason string
-}
-
-func (e *TamperedError) Error() string { return fmt.Sprintf("bundle %s: %s", e.Path, e.Reason) }
-func (e *TamperedError) Class() download.Class {
-	return download.ClassChecksumMismatch
-}
-func (e *TamperedError) Hint() string {
-	return "the bundle was changed or damaged after it was made: run 'gostrap bundle verify PATH' for the list, " +
-		"and make it again on a connected machine"
-}
-
 // Check opens the file at p and checks its size and sha256 against the manifest, returning it
 // open for reading from the start.
 func (t *Tree) Check(p string) (fs.File, File, error) {
 	want, ok := t.Manifest.File(p)
 	if !ok {
-		return nil, File{}, &TamperedError{Path: t.Path, Reason: p + " is not listed in the manifest"}
+		return nil, File{}, &verify.TamperedError{Path: t.Path, Reason: p + " is not listed in the manifest"}
 	}
 	f, err := t.FS.Open(p)
 	if err != nil {
-		return nil, want, &TamperedError{Path: t.Path, Reason: p + " is missing"}
+		return nil, want, &verify.TamperedError{Path: t.Path, Reason: p + " is missing"}
 	}
 	st, err := f.Stat()
 	if err != nil || st.Size() != want.Size {
@@ -120,7 +104,7 @@ func (t *Tree) Check(p string) (fs.File, File, error) {
 		if st != nil {
 			got = st.Size()
 		}
-		return nil, want, &TamperedError{Path: t.Path, Reason: fmt.Sprintf("%s is %d bytes, the manifest says %d (truncated or replaced)", p, got, want.Size)}
+		return nil, want, &verify.TamperedError{Path: t.Path, Reason: fmt.Sprintf("%s is %d bytes, the manifest says %d (truncated or replaced)", p, got, want.Size)}
 	}
 	return f, want, nil
 }
@@ -145,24 +129,25 @@ func (t *Tree) ReadSumDB(name string) verify.Remote {
 // the log records for the entry's module.
 func (t *Tree) Prove(ctx context.Context, db verify.DB, e Entry) (string, error) {
 	if db.Name != t.Manifest.SumDB {
-		return "", &TamperedError{Path: t.Path, Reason: fmt.Sprintf("its proofs are from the checksum database %s; this machine trusts %s", t.Manifest.SumDB, db.Name)}
+		return "", &verify.TamperedError{Path: t.Path, Reason: fmt.Sprintf("its proofs are from the checksum database %s; this machine trusts %s", t.Manifest.SumDB, db.Name)}
 	}
-	if want := SumDBPath(db.Name, "/lookup/golang.org/toolchain@"+e.Module); e.Record != want {
-		return "", &TamperedError{Path: t.Path, Reason: fmt.Sprintf("record for %s is at %s, not %s", e.Module, e.Record, want)}
+	if want := SumDBPath(db.Name, "/lookup/"+verify.ToolchainModule+"@"+e.Module); e.Record != want {
+		return "", &verify.TamperedError{Path: t.Path, Reason: fmt.Sprintf("record for %s is at %s, not %s", e.Module, e.Record, want)}
 	}
 	// A fresh client, its state in memory: what this machine saw of the log before must not
 	// decide, and what the bundle holds must prove itself.
-	s := verify.NewSumDB(verify.SumDBOptions{DB: db, Remote: t.ReadSumDB(db.Name)})
-	h1, err := s.Lookup(ctx, "golang.org/toolchain", e.Module)
+	s := verify.NewSumDB(db, t.ReadSumDB(db.Name), &verify.MemStore{})
+	h1, err := s.Lookup(ctx, verify.ToolchainModule, e.Module)
 	if err != nil {
 		var se *verify.SecurityError
 		if errors.As(err, &se) || errors.Is(err, fs.ErrNotExist) {
-			return "", &TamperedError{Path: t.Path, Reason: fmt.Sprintf("the checksum-database proof for %s does not verify: %v", e.Module, firstLine(err.Error()))}
+			return "", &verify.TamperedError{Path: t.Path, Reason: fmt.Sprintf("the checksum-database proof for %s does not verify: %v", e.Module, firstLine(err.Error()))}
 		}
 		return "", err
 	}
 	if h1 != e.H1 {
-		return "", &TamperedError{Path: t.Path, Reason: fmt.Sprintf("manifest h1 %s for %s differs from the proven %s", e.H1, e.Module, h1)}
+		return "", &verify.SecurityError{Detail: fmt.Sprintf("bundle %s: its manifest gives %s for %s@%s, but its own checksum-database proof records %s",
+			t.Path, e.H1, verify.ToolchainModule, e.Module, h1)}
 	}
 	return h1, nil
 }

@@ -1,9 +1,6 @@
 package offline
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -142,7 +139,7 @@ func (t *Tree) checkRelease(e Entry, h1 string) error {
 		if err != nil {
 			return err
 		}
-		got, err := ZipH1(f)
+		got, err := zipH1(f)
 		f.Close()
 		if err != nil || got != h1 {
 			return fmt.Errorf("module zip hashes to %s, the log records %s (%v)", got, h1, err)
@@ -153,7 +150,12 @@ func (t *Tree) checkRelease(e Entry, h1 string) error {
 		if err != nil {
 			return err
 		}
-		got, err := ArchiveH1(f, e.Module)
+		var got string
+		if ra, ok := f.(io.ReaderAt); ok && strings.HasSuffix(e.Archive, ".zip") {
+			got, err = verify.ZipArchiveH1(ra, size(f), e.Module)
+		} else {
+			got, err = verify.ArchiveH1(f, e.Module)
+		}
 		f.Close()
 		if err != nil || got != h1 {
 			return fmt.Errorf("release archive hashes to %s as the toolchain module, the log records %s (%v)", got, h1, err)
@@ -162,8 +164,16 @@ func (t *Tree) checkRelease(e Entry, h1 string) error {
 	return nil
 }
 
-// ZipH1 is the h1 of a module zip (dirhash.HashZip over an open file).
-func ZipH1(f fs.File) (string, error) {
+func size(f fs.File) int64 {
+	st, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// zipH1 is the h1 of a module zip in the tree.
+func zipH1(f fs.File) (string, error) {
 	ra, ok := f.(io.ReaderAt)
 	if !ok {
 		return "", errors.New("file does not support random access")
@@ -172,59 +182,5 @@ func ZipH1(f fs.File) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	zr, err := zip.NewReader(ra, st.Size())
-	if err != nil {
-		return "", err
-	}
-	var hs verify.Hashes
-	for _, zf := range zr.File {
-		if strings.HasSuffix(zf.Name, "/") {
-			continue
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return "", err
-		}
-		h := sha256.New()
-		_, err = io.Copy(h, rc)
-		rc.Close()
-		if err != nil {
-			return "", err
-		}
-		hs.Add(zf.Name, h.Sum(nil))
-	}
-	return hs.H1()
-}
-
-// ArchiveH1 is the h1 of the golang.org/toolchain module that a release archive (tar.gz, files
-// under go/) maps to, computed from the archive's contents without writing them anywhere.
-func ArchiveH1(r io.Reader, module string) (string, error) {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return "", err
-	}
-	tr := tar.NewReader(zr)
-	var hs verify.Hashes
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-		if h.Typeflag == tar.TypeDir {
-			continue
-		}
-		rel, ok := strings.CutPrefix(h.Name, "go/")
-		if h.Typeflag != tar.TypeReg || !ok || !fs.ValidPath(rel) {
-			return "", fmt.Errorf("archive entry %q is not a file under go/", h.Name)
-		}
-		sum := sha256.New()
-		if _, err := io.Copy(sum, tr); err != nil {
-			return "", err
-		}
-		hs.Add(rel, sum.Sum(nil))
-	}
-	return hs.ToolchainH1(module)
+	return verify.ZipH1(ra, st.Size())
 }

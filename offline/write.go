@@ -14,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
 	"github.com/gostrap/gostrap/mirror"
 )
 
@@ -32,7 +33,7 @@ type Writer struct {
 // OpenWriter opens dir for writing, reading the manifest already there (if any).
 func OpenWriter(dir, sumdbName string) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, &download.DiskError{Op: "create", Path: dir, Err: err}
+		return nil, &failure.DiskError{Op: "create", Path: dir, Err: err}
 	}
 	w := &Writer{Dir: dir, sumdb: sumdbName, files: map[string]File{}, entries: map[string]Entry{}}
 	data, err := os.ReadFile(filepath.Join(dir, ManifestName))
@@ -88,8 +89,8 @@ func (w *Writer) Put(p string, data []byte) error {
 	if err := checkPath(p); err != nil {
 		return err
 	}
-	if err := mirror.WriteFileAtomic(w.path(p), data, 0o644); err != nil {
-		return &download.DiskError{Op: "write", Path: w.path(p), Err: err}
+	if err := layout.WriteFile(w.path(p), data, 0o644); err != nil {
+		return &failure.DiskError{Op: "write", Path: w.path(p), Err: err}
 	}
 	sum := sha256.Sum256(data)
 	w.files[p] = File{Path: p, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
@@ -102,10 +103,10 @@ func (w *Writer) Adopt(p, tmp string, size int64, sha string) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(w.path(p)), 0o755); err != nil {
-		return &download.DiskError{Op: "create", Path: filepath.Dir(w.path(p)), Err: err}
+		return &failure.DiskError{Op: "create", Path: filepath.Dir(w.path(p)), Err: err}
 	}
 	if err := os.Rename(tmp, w.path(p)); err != nil {
-		return &download.DiskError{Op: "rename", Path: w.path(p), Err: err}
+		return &failure.DiskError{Op: "rename", Path: w.path(p), Err: err}
 	}
 	w.files[p] = File{Path: p, Size: size, SHA256: sha}
 	return nil
@@ -190,8 +191,8 @@ func (w *Writer) Finish() (*Manifest, error) {
 		return strings.Compare(a.Platform, b.Platform)
 	})
 	data, _ = json.MarshalIndent(m, "", " ")
-	if err := mirror.WriteFileAtomic(filepath.Join(w.Dir, ManifestName), append(data, '\n'), 0o644); err != nil {
-		return nil, &download.DiskError{Op: "write", Path: filepath.Join(w.Dir, ManifestName), Err: err}
+	if err := layout.WriteFile(filepath.Join(w.Dir, ManifestName), append(data, '\n'), 0o644); err != nil {
+		return nil, &failure.DiskError{Op: "write", Path: filepath.Join(w.Dir, ManifestName), Err: err}
 	}
 	os.RemoveAll(w.Tmp())
 	return m, nil
@@ -202,7 +203,7 @@ func (w *Writer) Finish() (*Manifest, error) {
 func Pack(dir string, m *Manifest, out string) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
-		return &download.DiskError{Op: "create", Path: out, Err: err}
+		return &failure.DiskError{Op: "create", Path: out, Err: err}
 	}
 	defer func() {
 		if err != nil {
@@ -228,24 +229,24 @@ func Pack(dir string, m *Manifest, out string) (err error) {
 		return err
 	}
 	if err := add(ManifestName); err != nil {
-		return &download.DiskError{Op: "pack", Path: out, Err: err}
+		return &failure.DiskError{Op: "pack", Path: out, Err: err}
 	}
 	for _, file := range m.Files {
 		if err := add(file.Path); err != nil {
-			return &download.DiskError{Op: "pack", Path: out, Err: err}
+			return &failure.DiskError{Op: "pack", Path: out, Err: err}
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return &download.DiskError{Op: "pack", Path: out, Err: err}
+		return &failure.DiskError{Op: "pack", Path: out, Err: err}
 	}
 	if err := f.Sync(); err != nil {
-		return &download.DiskError{Op: "sync", Path: out, Err: err}
+		return &failure.DiskError{Op: "sync", Path: out, Err: err}
 	}
 	if err := f.Close(); err != nil {
-		return &download.DiskError{Op: "close", Path: out, Err: err}
+		return &failure.DiskError{Op: "close", Path: out, Err: err}
 	}
 	if err := os.Rename(f.Name(), out); err != nil {
-		return &download.DiskError{Op: "rename", Path: out, Err: err}
+		return &failure.DiskError{Op: "rename", Path: out, Err: err}
 	}
 	return nil
 }

@@ -7,17 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
-	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/gostrap/gostrap/download"
-	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 // SumGolangOrgKey is the verifier key of sum.golang.org, as built into the go command.
@@ -68,63 +64,29 @@ func ParseGOSUMDB(s string) (DB, error) {
 		db.Ignored = "GOSUMDB=off"
 	}
 	if len(f) == 2 {
-		if _, err := url.Parse(f[1]); err != nil {
-			return DB{}, fmt.Errorf("invalid GOSUMDB URL %q: %v", f[1], err)
+		u, err := url.Parse(f[1])
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return DB{}, fmt.Errorf("invalid GOSUMDB URL %q: want https://HOST[/PATH]", f[1])
 		}
 		db.URL = strings.TrimSuffix(f[1], "/")
 	}
 	return db, nil
 }
 
-// Remote reads a path of the checksum database's protocol (/lookup/..., /tile/..., /latest).
+// Remote reads a path of the checksum database's protocol (/lookup/..., /tile/..., /latest):
+// through the module proxies, directly, or from a bundle. It is how this package reaches the
+// network without knowing how.
 type Remote func(ctx context.Context, path string) ([]byte, error)
 
-// SumDB looks toolchain hashes up in the checksum database.
-type SumDB struct {
-	db DB
-	// remote reaches the database; nil means through the proxies or directly.
-	remote Remote
-	// cacheDir keeps the verified latest tree head and tiles; empty keeps them in memory for
-	// the life of the SumDB (offline bundle checks, which must not trust this machine's state).
-	cacheDir string
-	proxies  mirror.ProxyList
-	client   *download.Client
-	// Offline forbids the network: only what the cache holds can verify.
-	offline bool
-
-	baseOnce sync.Once
-	base     string
-	baseErr  error
-
-	memMu sync.Mutex
-	mem   map[string][]byte
+// Store keeps what a checksum-database client has verified: the latest signed tree head
+// (config) and the tiles (cache), so that the log is never seen to go back in time and tiles
+// are not fetched twice. The operations are those of golang.org/x/mod/sumdb.ClientOps.
+type Store interface {
+	ReadConfig(file string) ([]byte, error)
+	WriteConfig(file string, old, new []byte) error
+	ReadCache(file string) ([]byte, error)
+	WriteCache(file string, data []byte)
 }
-
-// SumDBOptions configures NewSumDB.
-type SumDBOptions struct {
-	DB       DB
-	Proxies  mirror.ProxyList
-	Client   *download.Client
-	CacheDir string
-	Offline  bool
-	// Remote overrides how the database is reached (a bundle directory, a recorder).
-	Remote Remote
-}
-
-// NewSumDB returns a checksum-database client.
-func NewSumDB(o SumDBOptions) *SumDB {
-	return &SumDB{db: o.DB, remote: o.Remote, cacheDir: o.CacheDir, proxies: o.Proxies, client: o.Client,
-		offline: o.Offline, mem: map[string][]byte{}}
-}
-
-// Name is the database's name (sum.golang.org).
-func (s *SumDB) Name() string { return s.db.Name }
-
-// Key is the verifier key.
-func (s *SumDB) Key() string { return s.db.Key }
-
-// DB is the database this client trusts.
-func (s *SumDB) DB() DB { return s.db }
 
 // MaxSumDBDoc caps a lookup, tile or tree head.
 const MaxSumDBDoc = 1 << 20
@@ -132,25 +94,58 @@ const MaxSumDBDoc = 1 << 20
 // ErrOffline is a lookup that needed the network in offline mode.
 var ErrOffline = errors.New("checksum database not in the local cache and --offline forbids the network")
 
+// SumDB looks toolchain hashes up in the checksum database. One client serves every lookup,
+// so the tree head and tiles it verified are reused.
+type SumDB struct {
+	db     DB
+	remote Remote
+	client *sumdb.Client
+
+	// sem admits one lookup at a time: the sumdb client's operations carry no context, so
+	// the lookup under way lends them its own, and its errors are its own.
+	sem chan struct{}
+	ops *ops
+}
+
+// NewSumDB returns a checksum-database client that reaches the database through remote and
+// keeps its verified state in store (a MemStore trusts nothing this machine saw before).
+func NewSumDB(db DB, remote Remote, store Store) *SumDB {
+	o := &ops{db: db, remote: remote, store: store}
+	return &SumDB{db: db, remote: remote, client: sumdb.NewClient(o), sem: make(chan struct{}, 1), ops: o}
+}
+
+// DB is the database this client trusts.
+func (s *SumDB) DB() DB { return s.db }
+
+// Name is the database's name (sum.golang.org).
+func (s *SumDB) Name() string { return s.db.Name }
+
 // Lookup returns the h1 hash the log records for the module zip path@version.
 func (s *SumDB) Lookup(ctx context.Context, path, version string) (string, error) {
-	o := &ops{s: s, ctx: ctx}
-	c := sumdb.NewClient(o)
-	lines, err := c.Lookup(path, version)
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+	defer func() { <-s.sem }()
+	o := s.ops
+	o.begin(ctx)
+	lines, err := s.client.Lookup(path, version)
+	security, remoteErr, localErr := o.end()
 	if err != nil {
-		if errors.Is(err, sumdb.ErrSecurity) || len(o.security) > 0 {
-			return "", &SecurityError{Detail: strings.Join(o.security, "\n")}
+		if errors.Is(err, sumdb.ErrSecurity) || len(security) > 0 {
+			return "", &SecurityError{Detail: strings.Join(security, "\n")}
 		}
 		if ctx.Err() != nil {
 			return "", context.Cause(ctx)
 		}
-		if o.remoteErr != nil {
+		if remoteErr != nil {
 			// Keep the network error's type, so that an unreachable database is classified
 			// as the DNS, TLS or proxy failure it is.
-			return "", fmt.Errorf("checksum database %s: %w", s.db.Name, o.remoteErr)
+			return "", fmt.Errorf("checksum database %s: %w", s.db.Name, remoteErr)
 		}
-		if o.localErr != nil {
-			return "", fmt.Errorf("checksum database cache: %w", &download.DiskError{Op: "update", Path: s.cacheDir, Err: o.localErr})
+		if localErr != nil {
+			return "", fmt.Errorf("checksum database cache: %w", &failure.DiskError{Op: "update", Path: "sumdb state", Err: localErr})
 		}
 		// Everything was fetched and the answer still does not verify: a note not signed by
 		// the key, a record or tile that does not hash into the signed tree.
@@ -165,98 +160,31 @@ func (s *SumDB) Lookup(ctx context.Context, path, version string) (string, error
 	return "", &SecurityError{Detail: fmt.Sprintf("checksum database %s has no h1 hash for %s@%s", s.db.Name, path, version)}
 }
 
-// CheckModule looks path@version up and compares the log's h1 with the one computed locally.
-func (s *SumDB) CheckModule(ctx context.Context, path, version, computed string) error {
-	logged, err := s.Lookup(ctx, path, version)
-	if err != nil {
-		return err
-	}
-	if logged != computed {
-		return &SecurityError{Detail: fmt.Sprintf("verifying %s@%s: checksum mismatch\n\tdownloaded: %s\n\t%s:     %s\n\n"+
-			"This download does NOT match the one reported by the checksum server.\n"+
-			"The bits may have been replaced on the origin server, or an attacker may\n"+
-			"have intercepted the download attempt.", path, version, computed, s.db.Name, logged)}
-	}
-	return nil
-}
-
-// resolveBase finds where the database is reached, as cmd/go's dbClient.initBase does: an
-// explicit URL in GOSUMDB; else the first proxy whose <proxy>/sumdb/<name>/supported answers
-// 200, falling through on 404/410 (and on any error after "|"); "direct", "off" or running out
-// of proxies on not-found means https://<name>.
-func (s *SumDB) resolveBase(ctx context.Context) (string, error) {
-	s.baseOnce.Do(func() {
-		if s.db.URL != "" {
-			s.base = s.db.URL
-			return
-		}
-		direct := "https://" + s.db.Name
-		var found string
-		err := errProxyless
-		if len(s.proxies) > 0 {
-			err = s.proxies.Try(func(proxy string) error {
-				if proxy == mirror.DirectToolchainBase {
-					return errProxyless
-				}
-				_, err := s.client.Get(ctx, proxy+"/sumdb/"+s.db.Name+"/supported", MaxSumDBDoc)
-				if err == nil {
-					found = proxy + "/sumdb/" + s.db.Name
-				}
-				return err
-			})
-		}
-		switch {
-		case err == nil:
-			s.base = found
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, errProxyless), errors.Is(err, mirror.ErrProxyOff):
-			s.base = direct
-		default:
-			s.baseErr = err
-		}
-	})
-	return s.base, s.baseErr
-}
-
-// errProxyless marks "direct": stop looking at proxies and connect to the database itself. It
-// matches fs.ErrNotExist so that ProxyList.Try treats it as a fall-through.
-var errProxyless = fmt.Errorf("direct connection: %w", fs.ErrNotExist)
-
-// ReadRemote reads a path of the database's protocol the way this client reaches it (through
-// the proxies, or directly), without verifying it: a recorder wraps it to keep the files a
-// fresh client needed, and that client does the verifying.
-func (s *SumDB) ReadRemote(ctx context.Context, path string) ([]byte, error) {
-	return s.readRemote(ctx, path)
-}
-
-func (s *SumDB) readRemote(ctx context.Context, path string) ([]byte, error) {
-	if s.remote != nil {
-		return s.remote(ctx, path)
-	}
-	if s.offline {
-		return nil, ErrOffline
-	}
-	base, err := s.resolveBase(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.client.Get(ctx, base+path, MaxSumDBDoc)
-}
-
-func (s *SumDB) cachePath(file string) (string, error) {
-	if !filepath.IsLocal(file) || strings.Contains(file, `\`) {
-		return "", fmt.Errorf("invalid checksum database cache path %q", file)
-	}
-	return filepath.Join(s.cacheDir, filepath.FromSlash(file)), nil
-}
-
-// ops implements sumdb.ClientOps for one lookup, carrying its context.
+// ops implements sumdb.ClientOps, lending the lookup under way its context and keeping its
+// errors apart.
 type ops struct {
-	s         *SumDB
-	ctx       context.Context
+	db     DB
+	remote Remote
+	store  Store
+
 	mu        sync.Mutex
+	ctx       context.Context
 	security  []string
 	remoteErr error
 	localErr  error
+}
+
+func (o *ops) begin(ctx context.Context) {
+	o.mu.Lock()
+	o.ctx, o.security, o.remoteErr, o.localErr = ctx, nil, nil, nil
+	o.mu.Unlock()
+}
+
+func (o *ops) end() (security []string, remoteErr, localErr error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ctx = nil
+	return o.security, o.remoteErr, o.localErr
 }
 
 func (o *ops) noteLocal(err error) error {
@@ -271,7 +199,13 @@ func (o *ops) noteLocal(err error) error {
 }
 
 func (o *ops) ReadRemote(path string) ([]byte, error) {
-	data, err := o.s.readRemote(o.ctx, path)
+	o.mu.Lock()
+	ctx := o.ctx
+	o.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	data, err := o.remote(ctx, path)
 	if err != nil {
 		o.mu.Lock()
 		if o.remoteErr == nil {
@@ -284,18 +218,9 @@ func (o *ops) ReadRemote(path string) ([]byte, error) {
 
 func (o *ops) ReadConfig(file string) ([]byte, error) {
 	if file == "key" {
-		return []byte(o.s.db.Key), nil
+		return []byte(o.db.Key), nil
 	}
-	if o.s.cacheDir == "" {
-		o.s.memMu.Lock()
-		defer o.s.memMu.Unlock()
-		return o.s.mem["config/"+file], nil
-	}
-	p, err := o.s.cachePath(file)
-	if err != nil {
-		return nil, err
-	}
-	data, err := lockedfile.Read(p)
+	data, err := o.store.ReadConfig(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -303,63 +228,17 @@ func (o *ops) ReadConfig(file string) ([]byte, error) {
 }
 
 func (o *ops) WriteConfig(file string, old, new []byte) error {
-	if o.s.cacheDir == "" {
-		o.s.memMu.Lock()
-		defer o.s.memMu.Unlock()
-		if !bytes.Equal(o.s.mem["config/"+file], old) {
-			return sumdb.ErrWriteConflict
-		}
-		o.s.mem["config/"+file] = new
-		return nil
-	}
-	p, err := o.s.cachePath(file)
-	if err != nil {
+	err := o.store.WriteConfig(file, old, new)
+	if errors.Is(err, sumdb.ErrWriteConflict) {
 		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return o.noteLocal(err)
-	}
-	errConflict := errors.New("conflict")
-	err = lockedfile.Transform(p, func(cur []byte) ([]byte, error) {
-		if !bytes.Equal(cur, old) {
-			return nil, errConflict
-		}
-		return new, nil
-	})
-	if errors.Is(err, errConflict) {
-		return sumdb.ErrWriteConflict
 	}
 	return o.noteLocal(err)
 }
 
-func (o *ops) ReadCache(file string) ([]byte, error) {
-	if o.s.cacheDir == "" {
-		o.s.memMu.Lock()
-		defer o.s.memMu.Unlock()
-		if d, ok := o.s.mem["cache/"+file]; ok {
-			return d, nil
-		}
-		return nil, fs.ErrNotExist
-	}
-	p, err := o.s.cachePath(file)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(p)
-}
+func (o *ops) ReadCache(file string) ([]byte, error) { return o.store.ReadCache(file) }
 
-func (o *ops) WriteCache(file string, data []byte) {
-	if o.s.cacheDir == "" {
-		o.s.memMu.Lock()
-		o.s.mem["cache/"+file] = data
-		o.s.memMu.Unlock()
-		return
-	}
-	if p, err := o.s.cachePath(file); err == nil {
-		// A cache write that fails costs a refetch next time, nothing more.
-		_ = mirror.WriteFileAtomic(p, data, 0o644)
-	}
-}
+// WriteCache stores a verified tile; a failure costs a refetch next time, nothing more.
+func (o *ops) WriteCache(file string, data []byte) { o.store.WriteCache(file, data) }
 
 func (o *ops) Log(msg string) {}
 
@@ -367,4 +246,49 @@ func (o *ops) SecurityError(msg string) {
 	o.mu.Lock()
 	o.security = append(o.security, msg)
 	o.mu.Unlock()
+}
+
+// MemStore keeps a client's state in memory: a fresh client that must prove everything from
+// what it reads now (a bundle's proof, checked offline).
+type MemStore struct {
+	mu     sync.Mutex
+	config map[string][]byte
+	cache  map[string][]byte
+}
+
+func (m *MemStore) ReadConfig(file string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.config[file], nil
+}
+
+func (m *MemStore) WriteConfig(file string, old, new []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !bytes.Equal(m.config[file], old) {
+		return sumdb.ErrWriteConflict
+	}
+	if m.config == nil {
+		m.config = map[string][]byte{}
+	}
+	m.config[file] = new
+	return nil
+}
+
+func (m *MemStore) ReadCache(file string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d, ok := m.cache[file]; ok {
+		return d, nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+func (m *MemStore) WriteCache(file string, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cache == nil {
+		m.cache = map[string][]byte{}
+	}
+	m.cache[file] = data
 }

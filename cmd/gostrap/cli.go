@@ -12,8 +12,9 @@ import (
 	"strings"
 
 	"github.com/gostrap/gostrap"
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/verify"
 )
 
 // Version is gostrap's own version.
@@ -101,11 +102,7 @@ func report(err error, jsonOut bool, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hint: run 'gostrap help' for usage\n")
 		return gostrap.ExitUsage
 	}
-	if err == errNothingServes {
-		fmt.Fprintf(stderr, "gostrap: error: %s\nhint: fix the first failure listed, or carry Go in with a bundle\n", err)
-		return gostrap.ExitNoSource
-	}
-	p := download.Explain(err)
+	p := failure.Explain(err)
 	code := gostrap.ExitFailure
 	var ie *gostrap.InstallError
 	if errors.As(err, &ie) && ie.Report != nil {
@@ -115,11 +112,11 @@ func report(err error, jsonOut bool, stderr io.Writer) int {
 	} else if p.Class.Unreachable() {
 		code = gostrap.ExitNoSource
 	}
-	msg := p.Message
-	if strings.HasPrefix(msg, "SECURITY ERROR") {
-		fmt.Fprintf(stderr, "gostrap: %s\n", msg)
+	var se *verify.SecurityError
+	if errors.As(err, &se) {
+		fmt.Fprintf(stderr, "gostrap: %s\n", p.Message)
 	} else {
-		fmt.Fprintf(stderr, "gostrap: error: %s\n", msg)
+		fmt.Fprintf(stderr, "gostrap: error: %s\n", p.Message)
 	}
 	if p.Hint != "" {
 		fmt.Fprintf(stderr, "hint: %s\n", p.Hint)

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/gostrap/gostrap"
-	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
@@ -35,8 +35,11 @@ var errNothingServes = &noSourceError{}
 
 type noSourceError struct{}
 
-func (*noSourceError) Error() string { return "no source can serve an install from this machine" }
-func (*noSourceError) Class() string { return "" }
+func (*noSourceError) Error() string        { return "no source can serve an install from this machine" }
+func (*noSourceError) Class() failure.Class { return failure.NotFound }
+func (*noSourceError) Hint() string {
+	return "fix the first failure listed above, or carry Go in with a bundle (gostrap bundle create on a connected machine, then --bundle PATH)"
+}
 
 // printDiagnosis prints nearest first: local configuration, then each source's proxy, DNS, TCP,
 // TLS and HTTP stages, with the cause and remedy of the first failure.
@@ -67,7 +70,7 @@ func printDiagnosis(w io.Writer, d *gostrap.Diagnosis) {
 	}
 }
 
-func printProbe(w io.Writer, p *mirror.Probe) {
+func printProbe(w io.Writer, p *gostrap.Probe) {
 	for _, st := range p.Stages {
 		status := "ok  "
 		if !st.OK {
@@ -93,7 +96,7 @@ func printProbe(w io.Writer, p *mirror.Probe) {
 	}
 }
 
-func hasStage(p *mirror.Probe, name string) bool {
+func hasStage(p *gostrap.Probe, name string) bool {
 	for _, s := range p.Stages {
 		if s.Name == name {
 			return true
@@ -103,7 +106,7 @@ func hasStage(p *mirror.Probe, name string) bool {
 }
 
 // printTLS shows what openssl s_client would: protocol, cipher and the chain.
-func printTLS(w io.Writer, t *mirror.TLSInfo) {
+func printTLS(w io.Writer, t *gostrap.TLSInfo) {
 	if t.Version != "" {
 		fmt.Fprintf(w, "          protocol %s, cipher %s\n", t.Version, t.Cipher)
 	}

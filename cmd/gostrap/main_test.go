@@ -22,8 +22,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/mirror"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
 )
 
 func TestMain(m *testing.M) {

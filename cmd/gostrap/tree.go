@@ -14,6 +14,7 @@ import (
 	"github.com/gostrap/gostrap/download"
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/offline"
+	"github.com/gostrap/gostrap/verify"
 )
 
 // treeFlags are the flags of bundle create and mirror sync.
@@ -151,7 +152,7 @@ func verifyBundle(ctx context.Context, c *common, in *gostrap.Installer, path st
 			v.Counts[offline.Good], v.Counts[offline.Missing], v.Counts[offline.Tampered], v.Counts[offline.Unlisted])
 	}
 	if !v.OK() {
-		return &offline.TamperedError{Path: path, Reason: "it does not verify (see the list above)"}
+		return &verify.TamperedError{Path: path, Reason: "it does not verify (see the list above)"}
 	}
 	return nil
 }

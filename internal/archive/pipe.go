@@ -1,14 +1,14 @@
-package gostrap
+package archive
 
 import (
 	"io"
 	"sync"
 )
 
-// bufPipe is io.Pipe with a buffer: the download hands its bytes over and goes back to the
+// Pipe is io.Pipe with a buffer: the download hands its bytes over and goes back to the
 // network (or the cache file) while the extractor inflates what came before. With io.Pipe
 // every handover waits for the reader; here the writer runs up to bufPipeChunks chunks ahead.
-type bufPipe struct {
+type Pipe struct {
 	ch   chan chunk
 	done chan struct{} // closed when the reader gives up
 
@@ -32,12 +32,12 @@ type chunk struct {
 	n   int
 }
 
-func newBufPipe() *bufPipe {
-	return &bufPipe{ch: make(chan chunk, bufPipeChunks), done: make(chan struct{})}
+func NewPipe() *Pipe {
+	return &Pipe{ch: make(chan chunk, bufPipeChunks), done: make(chan struct{})}
 }
 
 // Write copies p into pooled chunks and queues them.
-func (p *bufPipe) Write(b []byte) (int, error) {
+func (p *Pipe) Write(b []byte) (int, error) {
 	n := 0
 	for len(b) > 0 {
 		bp := chunkPool.Get().(*[]byte)
@@ -57,7 +57,7 @@ func (p *bufPipe) Write(b []byte) (int, error) {
 }
 
 // CloseWrite ends the stream; the reader sees err (io.EOF when nil) after the queued bytes.
-func (p *bufPipe) CloseWrite(err error) {
+func (p *Pipe) CloseWrite(err error) {
 	if err == nil {
 		err = io.EOF
 	}
@@ -68,7 +68,7 @@ func (p *bufPipe) CloseWrite(err error) {
 }
 
 // Read returns queued bytes, then the writer's close error.
-func (p *bufPipe) Read(b []byte) (int, error) {
+func (p *Pipe) Read(b []byte) (int, error) {
 	if len(p.cur) == 0 {
 		c, ok := <-p.ch
 		if !ok {
@@ -88,7 +88,7 @@ func (p *bufPipe) Read(b []byte) (int, error) {
 }
 
 // CloseRead stops the writer: its next Write fails with err.
-func (p *bufPipe) CloseRead(err error) {
+func (p *Pipe) CloseRead(err error) {
 	p.mu.Lock()
 	if p.rerr == nil {
 		p.rerr = err

@@ -1,4 +1,4 @@
-package gostrap
+package archive
 
 import (
 	"archive/tar"
@@ -154,7 +154,7 @@ func FuzzExtractTarGz(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzExtract(t, func(x *extractor) error { return extractTarGz(bytes.NewReader(data), x) })
+		fuzzExtract(t, func(x *Extractor) error { return x.TarGz(bytes.NewReader(data)) })
 	})
 }
 
@@ -174,18 +174,18 @@ func FuzzExtractZip(f *testing.F) {
 		if len(zr.File) > 1000 {
 			return // keep each input cheap
 		}
-		fuzzExtract(t, func(x *extractor) error { return extractZip(zr, x, nil) })
+		fuzzExtract(t, func(x *Extractor) error { return x.Zip(zr, nil) })
 	})
 }
 
 // fuzzExtract runs extract on a fresh staging directory and checks what it left on disk.
-func fuzzExtract(t *testing.T, extract func(*extractor) error) {
+func fuzzExtract(t *testing.T, extract func(*Extractor) error) {
 	tmp := t.TempDir()
 	staging := filepath.Join(tmp, "staging")
 	if err := os.Mkdir(staging, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	x, err := newExtractor(staging, "go/", releaseMode)
+	x, err := New(staging, Options{Prefix: "go/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +197,8 @@ func fuzzExtract(t *testing.T, extract func(*extractor) error) {
 		t.Fatalf("Close: %v", err)
 	}
 	if xerr != nil {
-		var ue *UnsafeArchiveError
-		var me *MalformedArchiveError
+		var ue *UnsafeError
+		var me *MalformedError
 		if !errors.As(xerr, &ue) && !errors.As(xerr, &me) {
 			// A disk error is possible (a file where a directory must go), but nothing else.
 			if !strings.Contains(xerr.Error(), staging) {

@@ -1,4 +1,9 @@
-package gostrap
+// Package layout is gostrap's place on disk: the install directory (toolchains, the current
+// link, staging, locks, trash) and the cache directory (downloads with the record of their
+// verification, fetched indexes, the checksum database's verified state, the rollback floor).
+// docs/design.md, "On disk", describes both; this package is the only code that knows the
+// paths. Every file is written beside its final name and renamed into place.
+package layout
 
 import (
 	"bufio"
@@ -15,8 +20,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/lockedfile"
 
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 	"github.com/gostrap/gostrap/mirror"
+	"github.com/gostrap/gostrap/verify"
 )
 
 // Layout is the install directory:
@@ -53,37 +59,37 @@ func (l Layout) state(elem ...string) string {
 
 // lockDir takes the directory lock: short critical sections that change which toolchains
 // exist or which is current.
-func (l Layout) lockDir() (func(), error) {
+func (l Layout) LockDir() (func(), error) {
 	if err := os.MkdirAll(l.state(), 0o755); err != nil {
-		return nil, &download.DiskError{Op: "create", Path: l.state(), Err: err}
+		return nil, &failure.DiskError{Op: "create", Path: l.state(), Err: err}
 	}
 	unlock, err := lockedfile.MutexAt(l.state("lock")).Lock()
 	if err != nil {
-		return nil, &download.DiskError{Op: "lock", Path: l.state("lock"), Err: err}
+		return nil, &failure.DiskError{Op: "lock", Path: l.state("lock"), Err: err}
 	}
 	return unlock, nil
 }
 
 // lockVersion takes the lock for installing v: a second install of the same version waits, then
 // finds it installed.
-func (l Layout) lockVersion(v string) (func(), error) {
+func (l Layout) LockVersion(v string) (func(), error) {
 	if err := os.MkdirAll(l.state("locks"), 0o755); err != nil {
-		return nil, &download.DiskError{Op: "create", Path: l.state("locks"), Err: err}
+		return nil, &failure.DiskError{Op: "create", Path: l.state("locks"), Err: err}
 	}
 	p := l.state("locks", l.Name(v)+".lock")
 	unlock, err := lockedfile.MutexAt(p).Lock()
 	if err != nil {
-		return nil, &download.DiskError{Op: "lock", Path: p, Err: err}
+		return nil, &failure.DiskError{Op: "lock", Path: p, Err: err}
 	}
 	return unlock, nil
 }
 
 // newStaging makes a fresh staging directory for v, removing what earlier runs that died
 // mid-install of v left behind (the caller holds v's lock, so nobody else is using them).
-func (l Layout) newStaging(v string) (string, error) {
+func (l Layout) NewStaging(v string) (string, error) {
 	dir := l.state("staging")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", &download.DiskError{Op: "create", Path: dir, Err: err}
+		return "", &failure.DiskError{Op: "create", Path: dir, Err: err}
 	}
 	if old, _ := filepath.Glob(filepath.Join(dir, l.Name(v)+"-*")); len(old) > 0 {
 		for _, o := range old {
@@ -92,12 +98,12 @@ func (l Layout) newStaging(v string) (string, error) {
 	}
 	s, err := os.MkdirTemp(dir, l.Name(v)+"-")
 	if err != nil {
-		return "", &download.DiskError{Op: "create", Path: dir, Err: err}
+		return "", &failure.DiskError{Op: "create", Path: dir, Err: err}
 	}
 	// MkdirTemp makes the directory private; it becomes the GOROOT, readable like any other.
 	if err := os.Chmod(s, 0o755); err != nil {
 		os.Remove(s)
-		return "", &download.DiskError{Op: "chmod", Path: s, Err: err}
+		return "", &failure.DiskError{Op: "chmod", Path: s, Err: err}
 	}
 	return s, nil
 }
@@ -105,14 +111,21 @@ func (l Layout) newStaging(v string) (string, error) {
 // Meta records where an installed toolchain came from. It is written into the staging tree
 // before the rename, so its presence means the tree is complete.
 type Meta struct {
-	Version     string    `json:"version"`
-	Platform    string    `json:"platform"`
-	Source      SourceRef `json:"source"`
-	Verified    Verified  `json:"verified"`
-	InstalledAt time.Time `json:"installed_at"`
+	Version     string          `json:"version"`
+	Platform    string          `json:"platform"`
+	Source      SourceRef       `json:"source"`
+	Verified    verify.Verified `json:"verified"`
+	InstalledAt time.Time       `json:"installed_at"`
 }
 
-const metaFile = ".gostrap.json"
+// SourceRef names where installed bytes came from.
+type SourceRef struct {
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+}
+
+// MetaFile is the record of an install, at the top of its tree.
+const MetaFile = ".gostrap.json"
 
 // Installed is one toolchain in the directory.
 type Installed struct {
@@ -124,9 +137,9 @@ type Installed struct {
 
 // intact reports whether v is installed completely: its metadata, VERSION and go command
 // are where an install leaves them.
-func (l Layout) intact(v string) (*Meta, bool) {
+func (l Layout) Intact(v string) (*Meta, bool) {
 	root := l.GOROOT(v)
-	data, err := os.ReadFile(filepath.Join(root, metaFile))
+	data, err := os.ReadFile(filepath.Join(root, MetaFile))
 	if err != nil {
 		return nil, false
 	}
@@ -134,16 +147,16 @@ func (l Layout) intact(v string) (*Meta, bool) {
 	if json.Unmarshal(data, &m) != nil || m.Version != v {
 		return nil, false
 	}
-	if got, err := readVERSION(root); err != nil || got != v {
+	if got, err := ReadVERSION(root); err != nil || got != v {
 		return nil, false
 	}
-	if _, err := os.Stat(filepath.Join(root, "bin", "go"+exeSuffix(l.Platform))); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "bin", "go"+ExeSuffix(l.Platform))); err != nil {
 		return nil, false
 	}
 	return &m, true
 }
 
-func exeSuffix(p mirror.Platform) string {
+func ExeSuffix(p mirror.Platform) string {
 	if p.OS == "windows" {
 		return ".exe"
 	}
@@ -151,7 +164,7 @@ func exeSuffix(p mirror.Platform) string {
 }
 
 // readVERSION returns the first line of a Go tree's VERSION file.
-func readVERSION(root string) (string, error) {
+func ReadVERSION(root string) (string, error) {
 	f, err := os.Open(filepath.Join(root, "VERSION"))
 	if err != nil {
 		return "", err
@@ -168,14 +181,14 @@ func readVERSION(root string) (string, error) {
 // intact (another process won the race), the staging tree is removed and false returned. A
 // present but broken tree is moved to the trash first; on any failure the previous state
 // stays as it was.
-func (l Layout) commit(staging, v string, makeCurrent bool) (installed bool, err error) {
-	unlock, err := l.lockDir()
+func (l Layout) Commit(staging, v string, makeCurrent bool) (installed bool, err error) {
+	unlock, err := l.LockDir()
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
 	target := l.GOROOT(v)
-	if _, ok := l.intact(v); ok {
+	if _, ok := l.Intact(v); ok {
 		os.RemoveAll(staging)
 		return false, nil
 	}
@@ -186,20 +199,20 @@ func (l Layout) commit(staging, v string, makeCurrent bool) (installed bool, err
 			return false, err
 		}
 	}
-	checkpoint("before-rename")
+	Checkpoint("before-rename")
 	if err := os.Rename(staging, target); err != nil {
 		if trashed != "" {
 			os.Rename(trashed, target)
 		}
-		return false, &download.DiskError{Op: "rename", Path: target, Err: err}
+		return false, &failure.DiskError{Op: "rename", Path: target, Err: err}
 	}
-	checkpoint("after-rename")
+	Checkpoint("after-rename")
 	if trashed != "" {
 		os.RemoveAll(trashed)
 	}
-	if makeCurrent || !l.hasCurrent() {
+	if makeCurrent || !l.HasCurrent() {
 		if l.Platform == mirror.Host() {
-			if err := l.setCurrent(v); err != nil {
+			if err := l.SetCurrent(v); err != nil {
 				return true, err
 			}
 		}
@@ -210,11 +223,11 @@ func (l Layout) commit(staging, v string, makeCurrent bool) (installed bool, err
 func (l Layout) trash(path string) (string, error) {
 	dir := l.state("trash")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", &download.DiskError{Op: "create", Path: dir, Err: err}
+		return "", &failure.DiskError{Op: "create", Path: dir, Err: err}
 	}
 	t := filepath.Join(dir, filepath.Base(path)+"-"+randSuffix())
 	if err := os.Rename(path, t); err != nil {
-		return "", &download.DiskError{Op: "rename", Path: path, Err: err}
+		return "", &failure.DiskError{Op: "rename", Path: path, Err: err}
 	}
 	return t, nil
 }
@@ -225,7 +238,7 @@ func randSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-func (l Layout) hasCurrent() bool {
+func (l Layout) HasCurrent() bool {
 	t, err := os.Readlink(l.Current())
 	if err != nil {
 		return false
@@ -244,16 +257,16 @@ func (l Layout) CurrentVersion() string {
 }
 
 // setCurrent switches the current link atomically: a new link beside it renamed over it.
-func (l Layout) setCurrent(v string) error {
+func (l Layout) SetCurrent(v string) error {
 	tmp := l.state("current-" + randSuffix())
 	if err := os.Symlink(l.Name(v), tmp); err != nil {
-		return &download.DiskError{Op: "symlink", Path: tmp, Err: err}
+		return &failure.DiskError{Op: "symlink", Path: tmp, Err: err}
 	}
 	// The link is made in .gostrap/ so a crash leaves no stray file at the top; its target
 	// is relative to <Dir>, where it is renamed to.
 	if err := os.Rename(tmp, l.Current()); err != nil {
 		os.Remove(tmp)
-		return &download.DiskError{Op: "rename", Path: l.Current(), Err: err}
+		return &failure.DiskError{Op: "rename", Path: l.Current(), Err: err}
 	}
 	return nil
 }
@@ -265,7 +278,7 @@ func (l Layout) List() ([]Installed, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &download.DiskError{Op: "read", Path: l.Dir, Err: err}
+		return nil, &failure.DiskError{Op: "read", Path: l.Dir, Err: err}
 	}
 	cur := l.CurrentVersion()
 	var vs []string
@@ -285,7 +298,7 @@ func (l Layout) List() ([]Installed, error) {
 		if !mirror.IsRelease(v) {
 			continue
 		}
-		if m, ok := l.intact(v); ok {
+		if m, ok := l.Intact(v); ok {
 			vs = append(vs, v)
 			byName[v] = m
 		}
@@ -316,7 +329,7 @@ func (e *NotInstalledError) Hint() string {
 }
 
 // findInstalled resolves a version request against the installed toolchains.
-func (l Layout) findInstalled(raw string) (string, error) {
+func (l Layout) Find(raw string) (string, error) {
 	spec, err := mirror.ParseSpec(raw)
 	if err != nil {
 		return "", err
@@ -342,34 +355,34 @@ func (l Layout) findInstalled(raw string) (string, error) {
 
 // Use makes an installed version current.
 func (l Layout) Use(raw string) (string, error) {
-	v, err := l.findInstalled(raw)
+	v, err := l.Find(raw)
 	if err != nil {
 		return "", err
 	}
-	unlock, err := l.lockDir()
+	unlock, err := l.LockDir()
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	if _, ok := l.intact(v); !ok {
+	if _, ok := l.Intact(v); !ok {
 		return "", &NotInstalledError{Version: v}
 	}
-	return v, l.setCurrent(v)
+	return v, l.SetCurrent(v)
 }
 
 // Uninstall removes an installed version. The tree is first renamed out of the way, so that it
 // disappears at once and a crash midway leaves only trash; the current link is removed with it.
 func (l Layout) Uninstall(raw string) (string, error) {
-	v, err := l.findInstalled(raw)
+	v, err := l.Find(raw)
 	if err != nil {
 		return "", err
 	}
-	unlockV, err := l.lockVersion(v)
+	unlockV, err := l.LockVersion(v)
 	if err != nil {
 		return "", err
 	}
 	defer unlockV()
-	unlock, err := l.lockDir()
+	unlock, err := l.LockDir()
 	if err != nil {
 		return "", err
 	}
@@ -385,7 +398,7 @@ func (l Layout) Uninstall(raw string) (string, error) {
 		os.Remove(l.Current())
 	}
 	if err := os.RemoveAll(t); err != nil {
-		return v, &download.DiskError{Op: "remove", Path: t, Err: err}
+		return v, &failure.DiskError{Op: "remove", Path: t, Err: err}
 	}
 	return v, nil
 }
@@ -393,22 +406,25 @@ func (l Layout) Uninstall(raw string) (string, error) {
 // GOROOTFor returns the GOROOT for a version request, or for the current link when raw is empty.
 func (l Layout) GOROOTFor(raw string) (string, string, error) {
 	if raw == "" {
-		if !l.hasCurrent() {
+		if !l.HasCurrent() {
 			return "", "", &NotInstalledError{}
 		}
 		return l.Current(), l.CurrentVersion(), nil
 	}
-	v, err := l.findInstalled(raw)
+	v, err := l.Find(raw)
 	if err != nil {
 		return "", "", err
 	}
 	return l.GOROOT(v), v, nil
 }
 
-// checkpoint is the crash-test hook: when GOSTRAP_CRASH_AT names this point, the process kills
+// CrashEnv names the checkpoint at which a crash test wants the process killed.
+const CrashEnv = "GOSTRAP_CRASH_AT"
+
+// Checkpoint is the crash-test hook: when GOSTRAP_CRASH_AT names this point, the process kills
 // itself there, as a power cut would, so the tests can check what the next run finds.
-func checkpoint(name string) {
-	if at := os.Getenv("GOSTRAP_CRASH_AT"); at != "" && at == name {
+func Checkpoint(name string) {
+	if at := os.Getenv(CrashEnv); at != "" && at == name {
 		p, _ := os.FindProcess(os.Getpid())
 		if runtime.GOOS == "windows" {
 			os.Exit(137)

@@ -1,4 +1,4 @@
-package gostrap
+package archive
 
 import (
 	"archive/zip"
@@ -16,12 +16,12 @@ import (
 	"github.com/klauspost/compress/flate"
 )
 
-// extractZip writes the entries of zr into x with a pool of writers, each inflating and
+// Zip writes the entries of zr into x with a pool of writers, each inflating and
 // hashing its own entries: with a zip every entry can be read independently, so the work
 // spreads across cores. Every name is checked before any file is written. For a zip still
 // arriving, ready (nil for a whole zip) blocks before an entry is opened until its bytes are
 // all there; false says they never will be.
-func extractZip(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error {
+func (x *Extractor) Zip(zr *zip.Reader, ready func(*zip.File) bool) error {
 	zr.RegisterDecompressor(zip.Deflate, flate.NewReader)
 	type entry struct {
 		f   *zip.File
@@ -33,14 +33,14 @@ func extractZip(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error 
 		isDir := strings.HasSuffix(f.Name, "/")
 		switch {
 		case mode&fs.ModeSymlink != 0:
-			return &UnsafeArchiveError{f.Name, "symbolic link"}
+			return &UnsafeError{f.Name, "symbolic link"}
 		case mode&(fs.ModeDevice|fs.ModeCharDevice) != 0:
-			return &UnsafeArchiveError{f.Name, "device file"}
+			return &UnsafeError{f.Name, "device file"}
 		case mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeIrregular) != 0:
-			return &UnsafeArchiveError{f.Name, "special file"}
+			return &UnsafeError{f.Name, "special file"}
 		case isDir:
 			if f.UncompressedSize64 != 0 {
-				return &UnsafeArchiveError{f.Name, "directory with contents"}
+				return &UnsafeError{f.Name, "directory with contents"}
 			}
 			if err := x.mkdir(f.Name); err != nil {
 				return err
@@ -52,10 +52,10 @@ func extractZip(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error 
 			return err
 		}
 		if rel == "." {
-			return &UnsafeArchiveError{f.Name, "file in place of the root directory"}
+			return &UnsafeError{f.Name, "file in place of the root directory"}
 		}
-		if f.UncompressedSize64 > uint64(maxFileBytes) {
-			return &UnsafeArchiveError{f.Name, fmt.Sprintf("declared size %d over the %d-byte limit", f.UncompressedSize64, maxFileBytes)}
+		if f.UncompressedSize64 > uint64(x.opts.Limits.FileBytes) {
+			return &UnsafeError{f.Name, fmt.Sprintf("declared size %d over the %d-byte limit", f.UncompressedSize64, x.opts.Limits.FileBytes)}
 		}
 		if err := x.claim(f.Name, rel, int64(f.UncompressedSize64), true); err != nil {
 			return err
@@ -90,11 +90,11 @@ func extractZip(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error 
 				}
 				err := func() error {
 					if ready != nil && !ready(e.f) {
-						return errDownloadFailed
+						return ErrAborted
 					}
 					rc, err := e.f.Open()
 					if err != nil {
-						return &MalformedArchiveError{fmt.Errorf("%s: %w", e.f.Name, err)}
+						return &MalformedError{fmt.Errorf("%s: %w", e.f.Name, err)}
 					}
 					defer rc.Close()
 					return x.write(e.f.Name, e.rel, int64(e.f.UncompressedSize64), x.mode(e.rel, e.f.Mode()), rc, buf)
@@ -114,15 +114,15 @@ func extractZip(zr *zip.Reader, x *extractor, ready func(*zip.File) bool) error 
 	return ferr
 }
 
-// errDownloadFailed stops an extraction whose download failed; the download's error is the one
-// reported.
-var errDownloadFailed = errors.New("download failed")
+// ErrAborted is what an extraction returns when ready said an entry's bytes will never arrive
+// (the download failed): the download's error is the one to report.
+var ErrAborted = errors.New("download failed")
 
-// zipLayout reads a zip's central directory straight from the end of the file, for where each
+// ZipLayout reads a zip's central directory straight from the end of the file, for where each
 // entry's bytes end: where the next entry's local header starts, or the directory for the last.
 // archive/zip does not export header offsets, and they are what says when an entry's bytes
 // have all arrived. Zip64 archives are not handled (none is near 4 GB here).
-func zipLayout(ra io.ReaderAt, size int64) (ends map[string]int64, cdStart int64, err error) {
+func ZipLayout(ra io.ReaderAt, size int64) (ends map[string]int64, cdStart int64, err error) {
 	const eocdLen = 22
 	n := min(size, eocdLen+65535)
 	if n < eocdLen {

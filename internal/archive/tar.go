@@ -1,4 +1,4 @@
-package gostrap
+package archive
 
 import (
 	"archive/tar"
@@ -20,28 +20,28 @@ type writeJob struct {
 	perm     fs.FileMode
 }
 
-// extractTarGz reads a gzip-compressed tar stream from r into x. One goroutine decompresses and
+// TarGz reads a gzip-compressed tar stream from r into x. One goroutine decompresses and
 // parses; a pool of writers creates the files, so decompression and file creation overlap.
 // Decompression is the longest single task of an install, so it uses klauspost/compress's
 // inflate: 0.62-0.75x the time of compress/gzip on a Go release archive, measured here.
 // Reading stops at the end of the tar stream: the caller drains r.
-func extractTarGz(r io.Reader, x *extractor) error {
+func (x *Extractor) TarGz(r io.Reader) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return &MalformedArchiveError{err}
+		return &MalformedError{err}
 	}
 	zr.Multistream(false)
-	if err := extractTar(zr, x); err != nil {
+	if err := x.tar(zr); err != nil {
 		return err
 	}
 	// Read to the end of the gzip member so its CRC and length are checked.
 	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return &MalformedArchiveError{err}
+		return &MalformedError{err}
 	}
 	return nil
 }
 
-func extractTar(r io.Reader, x *extractor) (err error) {
+func (x *Extractor) tar(r io.Reader) (err error) {
 	tr := tar.NewReader(r)
 	p := newWriterPool(x)
 	defer func() {
@@ -56,7 +56,7 @@ func extractTar(r io.Reader, x *extractor) (err error) {
 			return nil
 		}
 		if err != nil {
-			return &MalformedArchiveError{err}
+			return &MalformedError{err}
 		}
 		if err := p.failed(); err != nil {
 			return err
@@ -79,18 +79,18 @@ func extractTar(r io.Reader, x *extractor) (err error) {
 				return err
 			}
 			if rel == "." {
-				return &UnsafeArchiveError{hdr.Name, "file in place of the root directory"}
+				return &UnsafeError{hdr.Name, "file in place of the root directory"}
 			}
 			if err := x.claim(hdr.Name, rel, hdr.Size, true); err != nil {
 				return err
 			}
 			data := make([]byte, hdr.Size)
 			if _, err := io.ReadFull(tr, data); err != nil {
-				return &MalformedArchiveError{fmt.Errorf("%s: %w", hdr.Name, err)}
+				return &MalformedError{fmt.Errorf("%s: %w", hdr.Name, err)}
 			}
 			p.submit(writeJob{raw: hdr.Name, rel: rel, data: data, perm: x.mode(rel, hdr.FileInfo().Mode())})
 		default:
-			return &UnsafeArchiveError{hdr.Name, describeTarType(hdr.Typeflag)}
+			return &UnsafeError{hdr.Name, describeTarType(hdr.Typeflag)}
 		}
 	}
 }
@@ -115,7 +115,7 @@ func describeTarType(t byte) string {
 // whole and runs ahead while up to poolBytes of them wait to be written, so that a slow
 // file creation does not stall the inflate, and memory stays bounded. The first error stops it.
 type writerPool struct {
-	x    *extractor
+	x    *Extractor
 	jobs chan writeJob
 	wg   sync.WaitGroup
 	mu   sync.Mutex
@@ -128,7 +128,7 @@ type writerPool struct {
 // poolBytes bounds the bytes queued for the writers (peak RSS stays well under 64 MiB).
 const poolBytes = 8 << 20
 
-func newWriterPool(x *extractor) *writerPool {
+func newWriterPool(x *Extractor) *writerPool {
 	n := workers()
 	p := &writerPool{x: x, jobs: make(chan writeJob, 4096)}
 	p.room = sync.NewCond(&p.mu)

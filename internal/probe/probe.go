@@ -1,4 +1,9 @@
-package mirror
+// Package probe walks the path to a URL stage by stage, nearest first, as the troubleshooting
+// guide does by hand: the proxy, DNS, TCP, TLS (protocol, cipher and the certificate chain, as
+// openssl s_client shows them) and one HTTP request. Each stage is bounded; the first failure is
+// classified, with a remedy sharpened by what the earlier stages saw (TLS inspection, the
+// clock against the server's Date).
+package probe
 
 import (
 	"context"
@@ -14,11 +19,12 @@ import (
 	"time"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 )
 
-// Probe is what probing one URL found, stage by stage, nearest first: the proxy, DNS, TCP,
+// Result is what probing one URL found, stage by stage, nearest first: the proxy, DNS, TCP,
 // TLS and HTTP, as the troubleshooting guide walks them by hand.
-type Probe struct {
+type Result struct {
 	URL string `json:"url"`
 	// Proxy is the HTTP proxy the request goes through ("" for a direct connection).
 	Proxy  string  `json:"proxy,omitempty"`
@@ -34,7 +40,7 @@ type Probe struct {
 	// OK reports that the source answered as a working source does.
 	OK bool `json:"ok"`
 	// Error is the first failure, classified, with its remedy.
-	Error *download.Problem `json:"error,omitempty"`
+	Error *failure.Problem `json:"error,omitempty"`
 }
 
 // Stage is one step of a probe.
@@ -43,7 +49,7 @@ type Stage struct {
 	OK         bool              `json:"ok"`
 	Detail     string            `json:"detail,omitempty"`
 	DurationMS int64             `json:"duration_ms"`
-	Error      *download.Problem `json:"error,omitempty"`
+	Error      *failure.Problem `json:"error,omitempty"`
 }
 
 // TLSInfo is what `openssl s_client` would show of a server.
@@ -66,8 +72,8 @@ type CertInfo struct {
 	NotAfter  time.Time `json:"not_after"`
 }
 
-// ProbeOptions shape a probe.
-type ProbeOptions struct {
+// Options shape a probe.
+type Options struct {
 	// StageTimeout bounds each of DNS, TCP and TLS; HTTP gets twice as long. Default 3s.
 	StageTimeout time.Duration
 	// Public marks the host as a public site: a certificate from a CA that is not a public
@@ -77,30 +83,15 @@ type ProbeOptions struct {
 	Accept func(status int) bool
 }
 
-// PublicHosts are the hosts of the catalogue: public sites, whose certificates chain to public
-// roots unless something in the path re-signs them.
-func PublicHosts() map[string]bool {
-	hosts := map[string]bool{}
-	for _, lists := range [][]string{CatalogueOfficial, CatalogueMirrors, strings.Split(CatalogueProxies, ","), {DirectToolchainBase}} {
-		for _, u := range lists {
-			if p, err := url.Parse(u); err == nil && p.Hostname() != "" {
-				hosts[p.Hostname()] = true
-			}
-		}
-	}
-	hosts["dl.google.com"] = true
-	return hosts
-}
-
 // ProbeURL probes rawURL stage by stage. It never returns nil; failures are in the result.
-func ProbeURL(ctx context.Context, c *download.Client, rawURL string, o ProbeOptions) *Probe {
+func URL(ctx context.Context, c *download.Client, rawURL string, o Options) *Result {
 	if o.StageTimeout <= 0 {
 		o.StageTimeout = 3 * time.Second
 	}
 	if o.Accept == nil {
 		o.Accept = func(s int) bool { return s < 400 }
 	}
-	pr := &Probe{URL: download.Redact(rawURL)}
+	pr := &Result{URL: failure.Redact(rawURL)}
 	start := time.Now()
 	defer func() { pr.LatencyMS = time.Since(start).Milliseconds() }()
 	u, err := url.Parse(rawURL)
@@ -131,7 +122,7 @@ func ProbeURL(ctx context.Context, c *download.Client, rawURL string, o ProbeOpt
 		return pr
 	}
 	if proxy != nil {
-		pr.Proxy = download.Redact(proxy.String())
+		pr.Proxy = failure.Redact(proxy.String())
 		dialHost, dialPort = proxy.Hostname(), proxy.Port()
 		if dialPort == "" {
 			dialPort = map[string]string{"https": "443", "http": "80"}[proxy.Scheme]
@@ -234,12 +225,12 @@ func ProbeURL(ctx context.Context, c *download.Client, rawURL string, o ProbeOpt
 	return pr
 }
 
-func (pr *Probe) pass(name string, d time.Duration, detail string) {
+func (pr *Result) pass(name string, d time.Duration, detail string) {
 	pr.Stages = append(pr.Stages, Stage{Name: name, OK: true, Detail: detail, DurationMS: d.Milliseconds()})
 }
 
-func (pr *Probe) fail(name string, d time.Duration, err error) {
-	p := download.Explain(err)
+func (pr *Result) fail(name string, d time.Duration, err error) {
+	p := failure.Explain(err)
 	pr.Stages = append(pr.Stages, Stage{Name: name, Detail: p.Message, DurationMS: d.Milliseconds(), Error: p})
 	if pr.Error == nil {
 		pr.Error = p
@@ -249,7 +240,7 @@ func (pr *Probe) fail(name string, d time.Duration, err error) {
 // handshake runs a TLS handshake that accepts any certificate, so that the chain can be shown
 // even when it does not verify, then verifies it as the download client would. err is a
 // handshake failure; verr a verification failure.
-func handshake(ctx context.Context, conn net.Conn, host string, c *download.Client, o ProbeOptions) (*TLSInfo, error, error) {
+func handshake(ctx context.Context, conn net.Conn, host string, c *download.Client, o Options) (*TLSInfo, error, error) {
 	cfg := c.TLSConfig(host)
 	cfg.InsecureSkipVerify = true
 	tc := tls.Client(conn, cfg)
@@ -257,7 +248,7 @@ func handshake(ctx context.Context, conn net.Conn, host string, c *download.Clie
 	hctx, cancel := context.WithTimeout(ctx, o.StageTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
-		if download.Classify(err) == download.ClassTLSProtocol {
+		if failure.Classify(err) == failure.TLSProtocol {
 			if v := oldestVersion(ctx, c, conn.RemoteAddr().String(), host, o); v != "" {
 				err = &oldTLSError{err: err, version: v}
 			}
@@ -293,11 +284,11 @@ func (e *oldTLSError) Error() string {
 	return fmt.Sprintf("%v (the server offers only %s; gostrap requires TLS 1.2 or newer)", e.err, e.version)
 }
 func (e *oldTLSError) Unwrap() error         { return e.err }
-func (e *oldTLSError) Class() download.Class { return download.ClassTLSProtocol }
+func (e *oldTLSError) Class() failure.Class { return failure.TLSProtocol }
 
 // oldestVersion finds which older TLS version the server would speak, for the diagnosis only:
 // nothing is sent over such a connection.
-func oldestVersion(ctx context.Context, c *download.Client, addr, host string, o ProbeOptions) string {
+func oldestVersion(ctx context.Context, c *download.Client, addr, host string, o Options) string {
 	for _, v := range []uint16{tls.VersionTLS11, tls.VersionTLS10} {
 		sctx, cancel := context.WithTimeout(ctx, o.StageTimeout)
 		conn, err := c.DialContext(sctx, "tcp", addr)
@@ -377,10 +368,10 @@ func inspectedBy(chain []*x509.Certificate, host string) string {
 
 // explainCert sharpens the hint of a certificate failure: TLS inspection on a public site, and
 // a clock far from the server's, which makes valid certificates look expired or not yet valid.
-func (pr *Probe) explainCert(ctx context.Context, c *download.Client, rawURL, host string, err error, o ProbeOptions) {
-	class := download.Classify(err)
+func (pr *Result) explainCert(ctx context.Context, c *download.Client, rawURL, host string, err error, o Options) {
+	class := failure.Classify(err)
 	switch class {
-	case download.ClassTLSUnknownAuthority:
+	case failure.TLSUnknownAuthority:
 		if pr.TLS != nil && pr.TLS.InspectedBy == "" && o.Public && len(pr.TLS.Chain) > 0 {
 			pr.TLS.InspectedBy = pr.TLS.Chain[len(pr.TLS.Chain)-1].Issuer
 		}
@@ -388,9 +379,9 @@ func (pr *Probe) explainCert(ctx context.Context, c *download.Client, rawURL, ho
 			pr.Error.Hint = fmt.Sprintf("%s is a public site, but its certificate was issued by %q, not a public CA: "+
 				"a TLS-inspecting proxy (corporate firewall or antivirus) re-signs the traffic. Get that CA from your IT "+
 				"department and pass it with --ca-file FILE, or add it to the system store (%s)",
-				host, pr.TLS.InspectedBy, download.TrustStoreCommand())
+				host, pr.TLS.InspectedBy, failure.TrustStoreCommand())
 		}
-	case download.ClassTLSExpired, download.ClassTLSNotYetValid:
+	case failure.TLSExpired, failure.TLSNotYetValid:
 		skew, ok := serverClockSkew(ctx, c, rawURL, o)
 		if ok {
 			pr.ClockSkewMS = skew.Milliseconds()
@@ -405,7 +396,7 @@ func (pr *Probe) explainCert(ctx context.Context, c *download.Client, rawURL, ho
 			pr.Error.Hint = fmt.Sprintf("this machine's clock is %s %s the server's (its Date header): the certificate "+
 				"only looks %s. Fix the clock: timedatectl set-ntp true (or ntpdate / w32tm /resync), then retry",
 				abs(skew).Round(time.Second), aheadBehind(skew), strings.TrimPrefix(string(class), "tls-"))
-		case class == download.ClassTLSNotYetValid && !leaf.NotBefore.IsZero() && leaf.NotBefore.Sub(now) < 48*time.Hour:
+		case class == failure.TLSNotYetValid && !leaf.NotBefore.IsZero() && leaf.NotBefore.Sub(now) < 48*time.Hour:
 			pr.Error.Hint = fmt.Sprintf("the certificate becomes valid in %s: this machine's clock is probably behind. "+
 				"Check `date -u` and sync it (timedatectl set-ntp true)", leaf.NotBefore.Sub(now).Round(time.Second))
 		}
@@ -414,7 +405,7 @@ func (pr *Probe) explainCert(ctx context.Context, c *download.Client, rawURL, ho
 
 // serverClockSkew asks the server for its Date with an unverified request: the answer is only
 // compared with this machine's clock, nothing from it is used.
-func serverClockSkew(ctx context.Context, c *download.Client, rawURL string, o ProbeOptions) (time.Duration, bool) {
+func serverClockSkew(ctx context.Context, c *download.Client, rawURL string, o Options) (time.Duration, bool) {
 	tr := &http.Transport{DialContext: c.DialContext, TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 		Proxy: func(r *http.Request) (*url.URL, error) { return c.ProxyFor(r.URL) }}
 	defer tr.CloseIdleConnections()

@@ -1,9 +1,14 @@
 package verify
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -17,14 +22,19 @@ type Hashes struct {
 	files map[string][sha256.Size]byte
 }
 
-// Add records the digest of the file at name (slash-separated).
-func (h *Hashes) Add(name string, sum []byte) {
+// Add records the digest of the file at name (slash-separated). A name recorded twice is an
+// error: a tree cannot hold two files of one name, and a module zip that does is invalid.
+func (h *Hashes) Add(name string, sum []byte) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.files == nil {
 		h.files = map[string][sha256.Size]byte{}
 	}
+	if _, dup := h.files[name]; dup {
+		return fmt.Errorf("%s: file listed twice", name)
+	}
 	h.files[name] = [sha256.Size]byte(sum)
+	return nil
 }
 
 // Len is the number of files recorded.
@@ -36,8 +46,8 @@ func (h *Hashes) Len() int {
 
 // H1 is the golang.org/x/mod/sumdb/dirhash Hash1 of the recorded files under their names: the
 // base64 sha256 of the lines "<hex sha256>  <name>\n" in sorted name order. dirhash.Hash1 computes
-// the same from the contents; it is restated here because the contents were hashed already
-// while being written (the tests check the two agree).
+// the same from the contents; it is restated here, gostrap's one h1 implementation, because the
+// contents were hashed already while being written (the tests check the two agree).
 func (h *Hashes) H1() (string, error) { return h.H1Prefixed("") }
 
 // H1Prefixed is H1 with prefix put before every name (a module zip's "path@version/").
@@ -49,7 +59,7 @@ func (h *Hashes) H1Prefixed(prefix string) (string, error) {
 // built from a release tree whose files were recorded relative to its root (bin/go,
 // src/go.mod, ...). See ToolchainName for the mapping.
 func (h *Hashes) ToolchainH1(modVersion string) (string, error) {
-	prefix := "golang.org/toolchain@" + modVersion + "/"
+	prefix := ToolchainModule + "@" + modVersion + "/"
 	return h.h1(func(name string) (string, bool) {
 		n, ok := ToolchainName(name)
 		return prefix + n, ok
@@ -115,4 +125,101 @@ func ReleaseName(modName string) string {
 		return path.Join(path.Dir(modName), "go.mod")
 	}
 	return modName
+}
+
+// ZipH1 is the h1 of a module zip of size bytes read through ra: dirhash.HashZip, with a zip
+// that names one file twice refused.
+func ZipH1(ra io.ReaderAt, size int64) (string, error) {
+	zr, err := zip.NewReader(ra, size)
+	if err != nil {
+		return "", err
+	}
+	var hs Hashes
+	for _, zf := range zr.File {
+		if strings.HasSuffix(zf.Name, "/") {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return "", err
+		}
+		if err := hs.Add(zf.Name, h.Sum(nil)); err != nil {
+			return "", err
+		}
+	}
+	return hs.H1()
+}
+
+// ArchiveH1 is the h1 of the golang.org/toolchain module version module that a release archive
+// (tar.gz, files under go/) maps to, computed from the archive's contents without writing
+// them anywhere.
+func ArchiveH1(r io.Reader, module string) (string, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return "", err
+	}
+	tr := tar.NewReader(zr)
+	var hs Hashes
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		if h.Typeflag == tar.TypeDir {
+			continue
+		}
+		rel, ok := strings.CutPrefix(h.Name, "go/")
+		if h.Typeflag != tar.TypeReg || !ok || !fs.ValidPath(rel) {
+			return "", fmt.Errorf("archive entry %q is not a file under go/", h.Name)
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(sum, tr); err != nil {
+			return "", err
+		}
+		if err := hs.Add(rel, sum.Sum(nil)); err != nil {
+			return "", err
+		}
+	}
+	return hs.ToolchainH1(module)
+}
+
+// ZipArchiveH1 is ArchiveH1 for a release archive that is a zip (Windows).
+func ZipArchiveH1(ra io.ReaderAt, size int64, module string) (string, error) {
+	zr, err := zip.NewReader(ra, size)
+	if err != nil {
+		return "", err
+	}
+	var hs Hashes
+	for _, zf := range zr.File {
+		if strings.HasSuffix(zf.Name, "/") {
+			continue
+		}
+		rel, ok := strings.CutPrefix(zf.Name, "go/")
+		if !ok || !zf.Mode().IsRegular() || !fs.ValidPath(rel) {
+			return "", fmt.Errorf("archive entry %q is not a file under go/", zf.Name)
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return "", err
+		}
+		if err := hs.Add(rel, h.Sum(nil)); err != nil {
+			return "", err
+		}
+	}
+	return hs.ToolchainH1(module)
 }

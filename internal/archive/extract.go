@@ -1,4 +1,4 @@
-package gostrap
+package archive
 
 import (
 	"crypto/sha256"
@@ -13,42 +13,76 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 	"github.com/gostrap/gostrap/verify"
 )
 
 // Limits on what an archive may make gostrap write. A Go release is about 15k files and 300 MB
 // unpacked, its largest file under 40 MB; the limits leave room for growth and stop a bomb long
-// before the disk fills. (Variables, so that tests can make bombs of a reasonable size.)
-var (
-	maxArchiveFiles       = 100_000
-	maxArchiveBytes int64 = 2 << 30
-	maxFileBytes    int64 = 512 << 20
+// before the disk fills.
+const (
+	MaxFiles     = 100_000
+	MaxBytes     = 2 << 30
+	MaxFileBytes = 512 << 20
 )
 
-// UnsafeArchiveError is an archive entry gostrap refuses to write. Nothing of the archive is
+// Limits caps one extraction; zero fields take the defaults above (tests make smaller bombs).
+type Limits struct {
+	Files     int
+	Bytes     int64
+	FileBytes int64
+}
+
+// UnsafeError is an archive entry gostrap refuses to write. Nothing of the archive is
 // installed.
-type UnsafeArchiveError struct {
+type UnsafeError struct {
 	Entry  string
 	Reason string
 }
 
-func (e *UnsafeArchiveError) Error() string {
+func (e *UnsafeError) Error() string {
 	return fmt.Sprintf("unsafe archive entry %q: %s", e.Entry, e.Reason)
 }
 
-func (e *UnsafeArchiveError) Class() download.Class { return download.ClassArchiveUnsafe }
+func (e *UnsafeError) Class() failure.Class { return failure.ArchiveUnsafe }
 
-// MalformedArchiveError is an archive that cannot be read (a bad gzip stream, a zip whose data
-// does not match its directory). It is reported as the failure of whatever digest should have
-// vouched for the bytes, when there is one.
-type MalformedArchiveError struct{ Err error }
+// MalformedError is an archive that cannot be read (a bad gzip stream, a zip whose data does
+// not match its directory). It matches verify.ErrMalformed: the decision reports it as the
+// failure of whatever digest should have vouched for the bytes.
+type MalformedError struct{ Err error }
 
-func (e *MalformedArchiveError) Error() string         { return "malformed archive: " + e.Err.Error() }
-func (e *MalformedArchiveError) Unwrap() error         { return e.Err }
-func (e *MalformedArchiveError) Class() download.Class { return download.ClassArchiveUnsafe }
+func (e *MalformedError) Error() string         { return "malformed archive: " + e.Err.Error() }
+func (e *MalformedError) Unwrap() error         { return e.Err }
+func (e *MalformedError) Is(target error) bool  { return target == verify.ErrMalformed }
+func (e *MalformedError) Class() failure.Class { return failure.ArchiveUnsafe }
 
-// extractor writes archive entries into a fresh staging directory through os.Root, so no entry
+// Modes says where a file's permission bits come from.
+type Modes int
+
+const (
+	// FromArchive: executable if the archive says so (an archive whose digest vouches for
+	// its headers).
+	FromArchive Modes = iota
+	// ByRule: the release rule (ReleaseRule), whatever the archive says: for module zips,
+	// which carry no modes, and archives only the checksum database vouches for.
+	ByRule
+)
+
+// Options describe one extraction.
+type Options struct {
+	// Prefix is stripped from every name ("go/", or a module zip's "path@version/"); every
+	// entry must lie under it.
+	Prefix string
+	Modes  Modes
+	// Rename maps a name (relative to Prefix) to the path it is written at; the hashes keep the
+	// archive's name (a module zip's _go.mod is written as go.mod).
+	Rename func(string) string
+	Limits Limits
+	// AfterFile, when set, is called with the count of files written after each one.
+	AfterFile func(n int)
+}
+
+// Extractor writes archive entries into a fresh staging directory through os.Root, so no entry
 // can reach outside it whatever its name, and records each file's sha256 for the tree hash.
 //
 // Names are checked before anything is written: they must lie under the archive's prefix and
@@ -56,13 +90,12 @@ func (e *MalformedArchiveError) Class() download.Class { return download.ClassAr
 // letters); only regular files and directories are accepted; each file is created with O_EXCL
 // (a duplicate name is refused) and no two names may differ only in case. Sizes are capped per
 // file and in total, and the count of entries too.
-type extractor struct {
+type Extractor struct {
 	root   *os.Root
 	dir    string
-	prefix string // stripped from every name ("go/", or the module prefix)
+	opts   Options
+	prefix string
 	hashes *verify.Hashes
-	// mode gives the permission bits of a file from its name and the archive's mode.
-	mode func(rel string, archiveMode fs.FileMode) fs.FileMode
 
 	mu     sync.Mutex
 	files  int
@@ -71,31 +104,42 @@ type extractor struct {
 	isDir  map[string]bool   // lower-cased name, claimed or above one -> a directory, or a file
 	dirMu  sync.Mutex
 	dirs   map[string]*dirHandle
-	// rename maps a name (relative to the prefix) to the path it is written at; the hashes
-	// keep the archive's name (a module zip's _go.mod is written as go.mod).
-	rename func(string) string
-	// afterFile, when set, is called after each file is written (the crash-test checkpoint).
-	afterFile func(n int)
 }
 
-func newExtractor(dir, prefix string, mode func(string, fs.FileMode) fs.FileMode) (*extractor, error) {
+// New returns an extractor into dir, which must exist and be empty.
+func New(dir string, o Options) (*Extractor, error) {
+	if o.Limits.Files <= 0 {
+		o.Limits.Files = MaxFiles
+	}
+	if o.Limits.Bytes <= 0 {
+		o.Limits.Bytes = MaxBytes
+	}
+	if o.Limits.FileBytes <= 0 {
+		o.Limits.FileBytes = MaxFileBytes
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, &download.DiskError{Op: "open", Path: dir, Err: err}
+		return nil, &failure.DiskError{Op: "open", Path: dir, Err: err}
 	}
-	x := &extractor{root: root, dir: dir, prefix: prefix, hashes: &verify.Hashes{}, mode: mode,
-		folded: map[string]string{}, isDir: map[string]bool{}, dirs: map[string]*dirHandle{}}
-	if os.Getenv("GOSTRAP_CRASH_AT") == "mid-extraction" {
-		x.afterFile = func(n int) {
-			if n == 8 {
-				checkpoint("mid-extraction")
-			}
-		}
-	}
-	return x, nil
+	return &Extractor{root: root, dir: dir, opts: o, prefix: o.Prefix, hashes: &verify.Hashes{},
+		folded: map[string]string{}, isDir: map[string]bool{}, dirs: map[string]*dirHandle{}}, nil
 }
 
-func (x *extractor) Close() error {
+// Hashes are the digests of the files written so far, under their archive names.
+func (x *Extractor) Hashes() *verify.Hashes { return x.hashes }
+
+// mode is the permission of the file rel, whose archive header says m.
+func (x *Extractor) mode(rel string, m fs.FileMode) fs.FileMode {
+	if x.opts.Modes == ByRule {
+		return ReleaseRule(rel)
+	}
+	if m&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
+}
+
+func (x *Extractor) Close() error {
 	x.dirMu.Lock()
 	defer x.dirMu.Unlock()
 	for _, h := range x.dirs {
@@ -109,53 +153,53 @@ func (x *extractor) Close() error {
 
 // name checks an entry name and returns it relative to the prefix. isDir entries may end in
 // "/"; the prefix directory itself comes back as ".".
-func (x *extractor) name(raw string, isDir bool) (string, error) {
+func (x *Extractor) name(raw string, isDir bool) (string, error) {
 	n := raw
 	if isDir {
 		n = strings.TrimSuffix(n, "/")
 	}
 	switch {
 	case strings.ContainsAny(n, "\\\x00"):
-		return "", &UnsafeArchiveError{raw, "backslash or NUL in name"}
+		return "", &UnsafeError{raw, "backslash or NUL in name"}
 	case strings.Contains(n, ":"):
-		return "", &UnsafeArchiveError{raw, "colon in name (drive letter or alternate stream)"}
+		return "", &UnsafeError{raw, "colon in name (drive letter or alternate stream)"}
 	case strings.HasPrefix(n, "/"):
-		return "", &UnsafeArchiveError{raw, "absolute path"}
+		return "", &UnsafeError{raw, "absolute path"}
 	}
 	if n+"/" == x.prefix {
 		return ".", nil
 	}
 	rel, ok := strings.CutPrefix(n, x.prefix)
 	if !ok {
-		return "", &UnsafeArchiveError{raw, "outside the archive's " + strings.TrimSuffix(x.prefix, "/") + " directory"}
+		return "", &UnsafeError{raw, "outside the archive's " + strings.TrimSuffix(x.prefix, "/") + " directory"}
 	}
 	if !fs.ValidPath(rel) || rel == "." || !filepath.IsLocal(filepath.FromSlash(rel)) {
-		return "", &UnsafeArchiveError{raw, "path is not local (.. or empty element)"}
+		return "", &UnsafeError{raw, "path is not local (.. or empty element)"}
 	}
 	return rel, nil
 }
 
 // claim counts an entry against the limits and refuses case-colliding names.
-func (x *extractor) claim(raw, rel string, size int64, isFile bool) error {
+func (x *Extractor) claim(raw, rel string, size int64, isFile bool) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.files++
-	if x.files > maxArchiveFiles {
-		return &UnsafeArchiveError{raw, fmt.Sprintf("more than %d entries", maxArchiveFiles)}
+	if x.files > x.opts.Limits.Files {
+		return &UnsafeError{raw, fmt.Sprintf("more than %d entries", x.opts.Limits.Files)}
 	}
-	if size < 0 || size > maxFileBytes {
-		return &UnsafeArchiveError{raw, fmt.Sprintf("declared size %d over the %d-byte limit", size, maxFileBytes)}
+	if size < 0 || size > x.opts.Limits.FileBytes {
+		return &UnsafeError{raw, fmt.Sprintf("declared size %d over the %d-byte limit", size, x.opts.Limits.FileBytes)}
 	}
 	x.total += size
-	if x.total > maxArchiveBytes {
-		return &UnsafeArchiveError{raw, fmt.Sprintf("archive unpacks to more than %d bytes", maxArchiveBytes)}
+	if x.total > x.opts.Limits.Bytes {
+		return &UnsafeError{raw, fmt.Sprintf("archive unpacks to more than %d bytes", x.opts.Limits.Bytes)}
 	}
 	low := strings.ToLower(rel)
 	if prev, ok := x.folded[low]; ok {
 		if prev == rel {
-			return &UnsafeArchiveError{raw, "duplicate entry"}
+			return &UnsafeError{raw, "duplicate entry"}
 		}
-		return &UnsafeArchiveError{raw, "name differs only in case from " + prev}
+		return &UnsafeError{raw, "name differs only in case from " + prev}
 	}
 	// A name under a file, or a file where a directory is, is refused here rather than left
 	// to whichever of the parallel writers gets there first.
@@ -163,14 +207,14 @@ func (x *extractor) claim(raw, rel string, size int64, isFile bool) error {
 	for d := path.Dir(low); d != "."; d = path.Dir(d) {
 		if dir, ok := x.isDir[d]; ok {
 			if !dir {
-				return &UnsafeArchiveError{raw, "lies under the file " + x.folded[d]}
+				return &UnsafeError{raw, "lies under the file " + x.folded[d]}
 			}
 			break
 		}
 		x.isDir[d] = true
 	}
 	if isFile && x.isDir[low] {
-		return &UnsafeArchiveError{raw, "a file where a directory is"}
+		return &UnsafeError{raw, "a file where a directory is"}
 	}
 	x.folded[low] = rel
 	x.isDir[low] = !isFile
@@ -186,7 +230,7 @@ type dirHandle struct {
 
 // dirRoot returns a Root for the directory dir (relative, slash-separated), creating it. Each
 // directory is made once; writers in other directories do not wait for it.
-func (x *extractor) dirRoot(dir string) (*os.Root, error) {
+func (x *Extractor) dirRoot(dir string) (*os.Root, error) {
 	if dir == "." {
 		return x.root, nil
 	}
@@ -209,7 +253,7 @@ func (x *extractor) dirRoot(dir string) (*os.Root, error) {
 	return h.root, h.err
 }
 
-func (x *extractor) mkdir(raw string) error {
+func (x *Extractor) mkdir(raw string) error {
 	rel, err := x.name(raw, true)
 	if err != nil || rel == "." {
 		return err
@@ -222,13 +266,13 @@ func (x *extractor) mkdir(raw string) error {
 }
 
 // file writes one regular file of the declared size from r, hashing it on the way.
-func (x *extractor) file(raw string, size int64, archiveMode fs.FileMode, r io.Reader, buf []byte) error {
+func (x *Extractor) file(raw string, size int64, archiveMode fs.FileMode, r io.Reader, buf []byte) error {
 	rel, err := x.name(raw, false)
 	if err != nil {
 		return err
 	}
 	if rel == "." {
-		return &UnsafeArchiveError{raw, "file in place of the root directory"}
+		return &UnsafeError{raw, "file in place of the root directory"}
 	}
 	if err := x.claim(raw, rel, size, true); err != nil {
 		return err
@@ -237,10 +281,10 @@ func (x *extractor) file(raw string, size int64, archiveMode fs.FileMode, r io.R
 }
 
 // create makes the file for an entry (under its written name), refusing one that exists.
-func (x *extractor) create(raw, rel string, perm fs.FileMode) (*os.File, string, error) {
+func (x *Extractor) create(raw, rel string, perm fs.FileMode) (*os.File, string, error) {
 	dst := rel
-	if x.rename != nil {
-		dst = x.rename(rel)
+	if x.opts.Rename != nil {
+		dst = x.opts.Rename(rel)
 	}
 	d, err := x.dirRoot(path.Dir(dst))
 	if err != nil {
@@ -249,7 +293,7 @@ func (x *extractor) create(raw, rel string, perm fs.FileMode) (*os.File, string,
 	f, err := d.OpenFile(path.Base(dst), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil, dst, &UnsafeArchiveError{raw, "duplicate entry"}
+			return nil, dst, &UnsafeError{raw, "duplicate entry"}
 		}
 		return nil, dst, x.fileErr(dst, err)
 	}
@@ -257,15 +301,18 @@ func (x *extractor) create(raw, rel string, perm fs.FileMode) (*os.File, string,
 }
 
 // written records a file's digest once it is complete.
-func (x *extractor) written(rel string, sum []byte) {
-	x.hashes.Add(rel, sum)
-	if x.afterFile != nil {
-		x.afterFile(x.hashes.Len())
+func (x *Extractor) written(raw, rel string, sum []byte) error {
+	if err := x.hashes.Add(rel, sum); err != nil {
+		return &UnsafeError{raw, "duplicate entry"}
 	}
+	if x.opts.AfterFile != nil {
+		x.opts.AfterFile(x.hashes.Len())
+	}
+	return nil
 }
 
 // write writes an entry of the declared size streamed from r, hashing it on the way.
-func (x *extractor) write(raw, rel string, size int64, perm fs.FileMode, r io.Reader, buf []byte) (err error) {
+func (x *Extractor) write(raw, rel string, size int64, perm fs.FileMode, r io.Reader, buf []byte) (err error) {
 	f, dst, err := x.create(raw, rel, perm)
 	if err != nil {
 		return err
@@ -283,17 +330,16 @@ func (x *extractor) write(raw, rel string, size int64, perm fs.FileMode, r io.Re
 		if errors.As(err, &pe) {
 			return x.fileErr(dst, err)
 		}
-		return &MalformedArchiveError{fmt.Errorf("%s: %w", raw, err)}
+		return &MalformedError{fmt.Errorf("%s: %w", raw, err)}
 	}
 	if n != size {
-		return &UnsafeArchiveError{raw, fmt.Sprintf("holds %d bytes, declared %d", n, size)}
+		return &UnsafeError{raw, fmt.Sprintf("holds %d bytes, declared %d", n, size)}
 	}
-	x.written(rel, h.Sum(nil))
-	return nil
+	return x.written(raw, rel, h.Sum(nil))
 }
 
 // writeData writes a file whose bytes are in memory: one write, its digest from the same bytes.
-func (x *extractor) writeData(raw, rel string, perm fs.FileMode, data []byte) error {
+func (x *Extractor) writeData(raw, rel string, perm fs.FileMode, data []byte) error {
 	f, dst, err := x.create(raw, rel, perm)
 	if err != nil {
 		return err
@@ -306,29 +352,19 @@ func (x *extractor) writeData(raw, rel string, perm fs.FileMode, data []byte) er
 		return x.fileErr(dst, err)
 	}
 	sum := sha256.Sum256(data)
-	x.written(rel, sum[:])
-	return nil
+	return x.written(raw, rel, sum[:])
 }
 
-func (x *extractor) fileErr(rel string, err error) error {
-	return &download.DiskError{Op: "write", Path: filepath.Join(x.dir, filepath.FromSlash(rel)), Err: err}
+func (x *Extractor) fileErr(rel string, err error) error {
+	return &failure.DiskError{Op: "write", Path: filepath.Join(x.dir, filepath.FromSlash(rel)), Err: err}
 }
 
-// releaseMode is the permission of a file from a release archive: executable if the archive
-// says so, never setuid, setgid or sticky, never writable by others.
-func releaseMode(_ string, m fs.FileMode) fs.FileMode {
-	if m&0o111 != 0 {
-		return 0o755
-	}
-	return 0o644
-}
-
-// toolchainMode restores the permissions a module zip cannot carry. The go command makes
+// ReleaseRule is the permission of a Go release file, from its name alone. The go command makes
 // pkg/tool, the go_*_exec helpers in lib and bin executable; cmd/distpack, which builds both the
 // release archive and the module zip, also marks *.bash, *.sh, *.pl and *.rc. gostrap applies
-// distpack's rule, so a tree installed from the proxy is identical to one installed from the
-// archive.
-func toolchainMode(rel string, _ fs.FileMode) fs.FileMode {
+// distpack's rule, so a tree installed from the proxy, or from an archive only the checksum
+// database vouches for, is identical to one installed from an official archive.
+func ReleaseRule(rel string) fs.FileMode {
 	if strings.HasPrefix(rel, "bin/") || strings.HasPrefix(rel, "pkg/tool/") {
 		return 0o755
 	}

@@ -1,4 +1,4 @@
-package mirror_test
+package probe_test
 
 import (
 	"context"
@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"github.com/gostrap/gostrap/download"
-	"github.com/gostrap/gostrap/mirror"
-	"github.com/gostrap/gostrap/mirror/mirrortest"
+	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/mirrortest"
+	"github.com/gostrap/gostrap/internal/probe"
 )
 
 func TestMain(m *testing.M) {
@@ -70,30 +71,30 @@ func TestProbeClassification(t *testing.T) {
 		name  string
 		url   string
 		cfg   download.Config
-		class download.Class
+		class failure.Class
 		hint  []string // substrings the hint must contain
 		msg   string   // substring of the message
 	}{
-		{name: "dns", url: "https://go.invalid/dl/", class: download.ClassDNS, hint: []string{"DNS", "--resolve"}},
-		{name: "refused", url: mirrortest.ClosedURL(), class: download.ClassTCPRefused, hint: []string{"firewall", "--mirror"}},
-		{name: "blackhole", url: "http://" + mirrortest.Blackhole(t) + "/", class: download.ClassTCPTimeout, hint: []string{"HTTPS_PROXY"}},
-		{name: "never answers", url: "https://" + silent.Addr().String() + "/", class: download.ClassTCPTimeout},
-		{name: "self-signed", url: tlsServer(mirrortest.LeafOptions{}, nil), class: download.ClassTLSUnknownAuthority,
+		{name: "dns", url: "https://go.invalid/dl/", class: failure.DNS, hint: []string{"DNS", "--resolve"}},
+		{name: "refused", url: mirrortest.ClosedURL(), class: failure.TCPRefused, hint: []string{"firewall", "--mirror"}},
+		{name: "blackhole", url: "http://" + mirrortest.Blackhole(t) + "/", class: failure.TCPTimeout, hint: []string{"HTTPS_PROXY"}},
+		{name: "never answers", url: "https://" + silent.Addr().String() + "/", class: failure.TCPTimeout},
+		{name: "self-signed", url: tlsServer(mirrortest.LeafOptions{}, nil), class: failure.TLSUnknownAuthority,
 			hint: []string{"--ca-file", "update-ca-certificates", "update-ca-trust"}},
 		{name: "expired", url: tlsServer(mirrortest.LeafOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}, nil),
-			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSExpired, hint: []string{"clock"}},
+			cfg: download.Config{CAFile: caFile}, class: failure.TLSExpired, hint: []string{"clock"}},
 		{name: "not yet valid by minutes", url: tlsServer(mirrortest.LeafOptions{NotBefore: now.Add(20 * time.Minute), NotAfter: now.Add(48 * time.Hour)}, nil),
-			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSNotYetValid, hint: []string{"clock is probably behind", "timedatectl"}},
+			cfg: download.Config{CAFile: caFile}, class: failure.TLSNotYetValid, hint: []string{"clock is probably behind", "timedatectl"}},
 		{name: "other host", url: tlsServer(mirrortest.LeafOptions{Hosts: []string{"other.test"}}, nil),
-			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSHostname, hint: []string{"another host"}},
+			cfg: download.Config{CAFile: caFile}, class: failure.TLSHostname, hint: []string{"another host"}},
 		{name: "TLS 1.0 only", url: tlsServer(mirrortest.LeafOptions{}, &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}),
-			cfg: download.Config{CAFile: caFile}, class: download.ClassTLSProtocol, hint: []string{"TLS 1.2"}, msg: "offers only TLS 1.0"},
-		{name: "plain HTTP on https", url: strings.Replace(plain.URL, "http:", "https:", 1), class: download.ClassTLSPlaintext, hint: []string{"plain HTTP"}},
-		{name: "404 on the index", url: notFound.URL + "/dl/?mode=json&include=all", class: download.ClassNotFound},
+			cfg: download.Config{CAFile: caFile}, class: failure.TLSProtocol, hint: []string{"TLS 1.2"}, msg: "offers only TLS 1.0"},
+		{name: "plain HTTP on https", url: strings.Replace(plain.URL, "http:", "https:", 1), class: failure.TLSPlaintext, hint: []string{"plain HTTP"}},
+		{name: "404 on the index", url: notFound.URL + "/dl/?mode=json&include=all", class: failure.NotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			p := mirror.ProbeURL(context.Background(), newClient(t, tc.cfg), tc.url, mirror.ProbeOptions{StageTimeout: 500 * time.Millisecond,
+			p := probe.URL(context.Background(), newClient(t, tc.cfg), tc.url, probe.Options{StageTimeout: 500 * time.Millisecond,
 				Accept: func(s int) bool { return s == 200 }})
 			if p.OK || p.Error == nil {
 				t.Fatalf("probe OK: %+v", p)
@@ -121,7 +122,7 @@ func TestProbeTLSDetails(t *testing.T) {
 	ca := mirrortest.NewCA("Test Root CA")
 	srv := mirrortest.TLSServer(t, http.HandlerFunc(ok200), ca.Leaf(mirrortest.LeafOptions{Hosts: []string{"localhost", "127.0.0.1", "dl.test"}}), nil)
 	for _, caFile := range []string{"", ca.WriteFile(t.TempDir())} {
-		p := mirror.ProbeURL(context.Background(), newClient(t, download.Config{CAFile: caFile}), srv.URL, mirror.ProbeOptions{})
+		p := probe.URL(context.Background(), newClient(t, download.Config{CAFile: caFile}), srv.URL, probe.Options{})
 		if p.TLS == nil || p.TLS.Version == "" || p.TLS.Cipher == "" || len(p.TLS.Chain) != 2 {
 			t.Fatalf("TLS info: %+v", p.TLS)
 		}
@@ -142,13 +143,13 @@ func TestProbeInspectionAndClock(t *testing.T) {
 	srv := mirrortest.TLSServer(t, http.HandlerFunc(ok200), corp.Leaf(mirrortest.LeafOptions{Hosts: []string{"go.dev"}}), nil)
 	pin := "go.dev:" + port(srv.URL) + ":127.0.0.1"
 	u := "https://go.dev:" + port(srv.URL) + "/dl/"
-	p := mirror.ProbeURL(context.Background(), newClient(t, download.Config{Resolve: []string{pin}}), u, mirror.ProbeOptions{Public: true})
-	if p.Error == nil || p.Error.Class != download.ClassTLSUnknownAuthority || !strings.Contains(p.Error.Hint, "TLS-inspecting proxy") ||
+	p := probe.URL(context.Background(), newClient(t, download.Config{Resolve: []string{pin}}), u, probe.Options{Public: true})
+	if p.Error == nil || p.Error.Class != failure.TLSUnknownAuthority || !strings.Contains(p.Error.Hint, "TLS-inspecting proxy") ||
 		!strings.Contains(p.Error.Hint, "Corp Inspection CA") {
 		t.Fatalf("inspection: %+v", p.Error)
 	}
 	// With the corporate CA given, the install works and the probe still says who re-signs.
-	p = mirror.ProbeURL(context.Background(), newClient(t, download.Config{Resolve: []string{pin}, CAFile: corp.WriteFile(t.TempDir())}), u, mirror.ProbeOptions{Public: true})
+	p = probe.URL(context.Background(), newClient(t, download.Config{Resolve: []string{pin}, CAFile: corp.WriteFile(t.TempDir())}), u, probe.Options{Public: true})
 	if !p.OK || p.TLS.InspectedBy != "Corp Inspection CA" {
 		t.Fatalf("with --ca-file: ok %v inspected by %q", p.OK, p.TLS.InspectedBy)
 	}
@@ -161,8 +162,8 @@ func TestProbeInspectionAndClock(t *testing.T) {
 	dated := mirrortest.TLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Date", serverNow.UTC().Format(http.TimeFormat))
 	}), ca.Leaf(mirrortest.LeafOptions{NotBefore: serverNow.Add(-30 * 24 * time.Hour), NotAfter: serverNow.Add(60 * 24 * time.Hour)}), nil)
-	p = mirror.ProbeURL(context.Background(), newClient(t, download.Config{CAFile: ca.WriteFile(t.TempDir())}), dated.URL, mirror.ProbeOptions{})
-	if p.Error == nil || p.Error.Class != download.ClassTLSExpired || !strings.Contains(p.Error.Hint, "clock is") ||
+	p = probe.URL(context.Background(), newClient(t, download.Config{CAFile: ca.WriteFile(t.TempDir())}), dated.URL, probe.Options{})
+	if p.Error == nil || p.Error.Class != failure.TLSExpired || !strings.Contains(p.Error.Hint, "clock is") ||
 		!strings.Contains(p.Error.Hint, "ahead of the server's") {
 		t.Fatalf("clock skew: %+v", p.Error)
 	}
@@ -176,12 +177,12 @@ func TestProbeThroughProxy(t *testing.T) {
 		name  string
 		proxy *mirrortest.HTTPProxy
 		user  string
-		class download.Class
+		class failure.Class
 		hint  string
 	}{
-		{"auth demanded", &mirrortest.HTTPProxy{Auth: "u:p"}, "", download.ClassProxyAuth, "HTTPS_PROXY=http://USER:PASS@"},
+		{"auth demanded", &mirrortest.HTTPProxy{Auth: "u:p"}, "", failure.ProxyAuth, "HTTPS_PROXY=http://USER:PASS@"},
 		{"auth given", &mirrortest.HTTPProxy{Auth: "u:p"}, "u:p", "", ""},
-		{"CONNECT refused", &mirrortest.HTTPProxy{RefuseConnect: true}, "", download.ClassProxyConnect, "CONNECT"},
+		{"CONNECT refused", &mirrortest.HTTPProxy{RefuseConnect: true}, "", failure.ProxyConnect, "CONNECT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ps := httptest.NewServer(tc.proxy)
@@ -191,7 +192,7 @@ func TestProbeThroughProxy(t *testing.T) {
 				pu.User = url.UserPassword(strings.Split(tc.user, ":")[0], strings.Split(tc.user, ":")[1])
 			}
 			c := newClient(t, download.Config{Proxy: http.ProxyURL(pu), CAFile: ca.WriteFile(t.TempDir())})
-			p := mirror.ProbeURL(context.Background(), c, target, mirror.ProbeOptions{StageTimeout: time.Second})
+			p := probe.URL(context.Background(), c, target, probe.Options{StageTimeout: time.Second})
 			if tc.class == "" {
 				if !p.OK || p.TLS == nil || !p.TLS.Verified {
 					t.Fatalf("%+v %+v", p.Error, p.TLS)
@@ -210,8 +211,8 @@ func TestProbeThroughProxy(t *testing.T) {
 	ps := httptest.NewServer(&mirrortest.HTTPProxy{})
 	defer ps.Close()
 	pu, _ := url.Parse(strings.Replace(ps.URL, "http:", "https:", 1))
-	p := mirror.ProbeURL(context.Background(), newClient(t, download.Config{Proxy: http.ProxyURL(pu)}), target, mirror.ProbeOptions{StageTimeout: time.Second})
-	if p.Error == nil || p.Error.Class != download.ClassProxyConnect || !strings.Contains(p.Error.Hint, "http://") {
+	p := probe.URL(context.Background(), newClient(t, download.Config{Proxy: http.ProxyURL(pu)}), target, probe.Options{StageTimeout: time.Second})
+	if p.Error == nil || p.Error.Class != failure.ProxyConnect || !strings.Contains(p.Error.Hint, "http://") {
 		t.Fatalf("https proxy URL to a plain proxy: %+v", p.Error)
 	}
 }
