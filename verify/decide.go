@@ -227,7 +227,7 @@ func chooseRoot(e Evidence, v *Verdict) (root, error) {
 		}
 		return indexRoot, nil
 	case sumdbAnswered:
-		v.Method, v.TrustedBy = MethodSumDBTree, "the checksum database "+e.SumDB.DB
+		v.Method, v.TrustedBy, v.NeedSumDB = MethodSumDBTree, "the checksum database "+e.SumDB.DB, true
 		if e.Format == ModuleZip {
 			v.Method = MethodSumDB
 		}
@@ -336,8 +336,6 @@ func checkFetched(e Evidence, r root, v *Verdict) error {
 			}
 			v.Method += "+" + second
 		}
-	} else if r == sumdbRoot {
-		return &UntrustedError{File: e.File, Why: errors.New("the checksum database did not answer")}
 	}
 	return checkModes(e, v)
 }

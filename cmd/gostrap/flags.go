@@ -30,7 +30,7 @@ func (l *list) Set(v string) error {
 	return nil
 }
 
-// common are the flags every command that reaches sources takes (DESIGN.md, CLI contract).
+// common are the flags every command that reaches sources takes (docs/design.md, "CLI contract").
 type common struct {
 	dir, cacheDir     string
 	official, mirrors list
