@@ -39,7 +39,7 @@ func makeBundle(t *testing.T, s *mirrortest.Servers, o TreeOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Entries) != len(o.Specs) {
+	if len(rep.Entries) != len(o.Specs)*max(1, len(o.Platforms)) {
 		t.Fatalf("entries %+v", rep.Entries)
 	}
 	return o.Out

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gostrap/gostrap/internal/failure"
 	"github.com/gostrap/gostrap/mirror"
 )
 
@@ -60,7 +61,7 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 			stable[v.Version] = v.Stable
 		}
 		mirror.SortVersions(names)
-		out := &RemoteList{Source: s.URL, Kind: string(s.Kind), Attempts: rep.Attempts}
+		out := &RemoteList{Source: failure.Redact(s.URL), Kind: string(s.Kind), Attempts: rep.Attempts}
 		for i := len(names) - 1; i >= 0; i-- {
 			out.Releases = append(out.Releases, Remote{Version: names[i], Stable: stable[names[i]], Installed: installed[names[i]]})
 		}

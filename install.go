@@ -179,13 +179,19 @@ func (r *run) officialIndex(ctx context.Context, s *Source) ([]mirror.Release, e
 	if err != nil {
 		r.fail(s, o.IndexURL(), "index", start, err)
 		r.dead[s] = true
-		return nil, err
+		return nil, &recorded{err}
 	}
 	r.indexes[s] = rs
 	return rs, nil
 }
 
-var errDead = errors.New("source failed earlier in this run")
+// errDead is a source that failed earlier in this run: its failure is in the report already.
+var errDead = &recorded{errors.New("source failed earlier in this run")}
+
+// recorded is a failure already in the report's attempts.
+type recorded struct{ error }
+
+func (e *recorded) Unwrap() error { return e.error }
 
 // resolve turns spec into an exact release, asking the first index that answers.
 func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
@@ -282,7 +288,7 @@ func (r *run) openTree(s *Source) (*offline.Tree, error) {
 		}
 		r.fail(s, s.URL, "index", start, err)
 		r.dead[s] = true
-		return nil, err
+		return nil, &recorded{err}
 	}
 	r.trees[s] = t
 	return t, nil
@@ -303,6 +309,10 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 	}
 	c, err := r.candidate(ctx, s, v)
 	if err != nil {
+		var rec *recorded
+		if errors.As(err, &rec) {
+			return nil, err
+		}
 		url := s.URL
 		if c != nil {
 			url = c.url

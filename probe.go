@@ -135,7 +135,7 @@ func (r *run) probe(ctx context.Context) {
 		if prob == nil {
 			continue
 		}
-		r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: s.URL, Kind: string(s.Kind), URL: u,
+		r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(s.URL), Kind: string(s.Kind), URL: failure.Redact(u),
 			Stage: "probe", Error: prob, DurationMS: time.Since(start).Milliseconds()})
 		r.dead[s] = true
 		r.in.logf("%s: unreachable: %s: %s", s, prob.Class, firstLine(prob.Message))

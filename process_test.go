@@ -201,6 +201,30 @@ func TestDiskFullDuringExtraction(t *testing.T) {
 		t.Fatal("previous install changed")
 	}
 	t.Logf("%s", strings.TrimSpace(lastLine(out)))
+
+	// The same through a module proxy: a full disk is a disk error, never a SECURITY ERROR.
+	pf, err := mirrortest.New(mirrortest.Options{Versions: []string{"go1.22.3"}, Platforms: []mirror.Platform{p}, DBName: "sum2.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zdata, err := mirrortest.ModuleZip(p.ToolchainVersion("go1.22.3"), tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.SetModZip(p.ToolchainVersion("go1.22.3"), zdata)
+	ps := mirrortest.Start(t, pf)
+	env = procEnv(ps, dir, cache, "GOSTRAP_OFFICIAL=off", "GOSTRAP_SOURCES=proxy", "GOSTRAP_QUIET=")
+	out, err = runProc(env, bash, "-c", `ulimit -f 1024; exec "$@"`, "gostrap", bin, "install", "1.22.3")
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitFailure || !strings.Contains(out, ": disk: ") || strings.Contains(out, "SECURITY") {
+		t.Fatalf("proxy: want exit 1 with a disk error: %v\n%s", err, out)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, ".gostrap", "staging")); len(ents) != 0 {
+		t.Fatalf("proxy: staging left: %v", ents)
+	}
+	if after, _ := mirrortest.TreeDigest(filepath.Join(dir, "go1.21.13")); after != before {
+		t.Fatal("proxy: previous install changed")
+	}
+	t.Logf("proxy: %s", strings.TrimSpace(lastLine(out)))
 }
 
 func lastLine(s string) string {

@@ -63,3 +63,52 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+// mirror serve never leaves its tree and never follows a symbolic link, whether it points out
+// of the tree or into it; and a manifest it cannot parse costs the ETags, nothing more.
+func TestHandlerRefusesLinksAndBadManifests(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "index.json"), []byte("[]\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "golang.org"), 0o755)
+	os.WriteFile(filepath.Join(dir, "golang.org", "list"), []byte("v1\n"), 0o644)
+	for link, target := range map[string]string{
+		"escape":           filepath.Join(outside, "secret"),
+		"escape-dir":       outside,
+		"relative":         "../" + filepath.Base(outside) + "/secret",
+		"inside":           "index.json",
+		"golang.org/list2": "list",
+		"linked-dir":       "golang.org",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, filepath.FromSlash(link))); err != nil {
+			t.Skip("no symlinks here:", err)
+		}
+	}
+	// A manifest whose digest is too short to make an ETag of.
+	os.WriteFile(filepath.Join(dir, offline.ManifestName), []byte(`{"format":"`+offline.Format+`","sumdb":"sum.test",`+
+		`"files":[{"path":"index.json","size":3,"sha256":"ab"}]}`), 0o644)
+	srv := httptest.NewServer(offline.Handler(dir))
+	defer srv.Close()
+	for _, p := range []string{"/escape", "/escape-dir/secret", "/relative", "/inside", "/golang.org/list2", "/linked-dir/list"} {
+		resp, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || strings.Contains(string(body), "secret") {
+			t.Errorf("%s: %d %q", p, resp.StatusCode, body)
+		}
+	}
+	for _, p := range []string{"/index.json", "/golang.org/list"} {
+		resp, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("ETag") != "" {
+			t.Errorf("%s: %d, ETag %q", p, resp.StatusCode, resp.Header.Get("ETag"))
+		}
+	}
+}

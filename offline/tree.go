@@ -64,6 +64,10 @@ func Open(p string) (*Tree, error) {
 	m, err := ParseManifest(data)
 	if err != nil {
 		t.Close()
+		var se *verify.SecurityError
+		if errors.As(err, &se) {
+			return nil, &verify.SecurityError{Detail: "bundle " + p + ": " + se.Detail}
+		}
 		return nil, &verify.TamperedError{Path: p, Reason: err.Error()}
 	}
 	t.Manifest = m

@@ -51,6 +51,7 @@ Exit codes: 0 installed, 1 other failure, 2 usage, 3 no source could serve the r
 
 // Main runs gostrap with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = redacting{stdout}, redacting{stderr}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if len(args) == 0 {

@@ -201,6 +201,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func isTerminal(w io.Writer) bool {
+	if r, ok := w.(redacting); ok {
+		w = r.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -331,6 +331,14 @@ func (f *Fixture) SetArchive(name string, data []byte) {
 	f.Archives[name] = data
 }
 
+// SetModZip replaces the module zip of a toolchain version, before the checksum database is
+// first asked for it (it logs whatever zip it is first asked about).
+func (f *Fixture) SetModZip(mod string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ModZips[mod] = data
+}
+
 // serveBytes serves data with Range, ETag and Content-Length as a static server would.
 func serveBytes(w http.ResponseWriter, r *http.Request, name string, data []byte) {
 	sum := sha256.Sum256(data)

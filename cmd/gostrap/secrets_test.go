@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gostrap/gostrap/internal/mirrortest"
+)
+
+// A password given in any URL gostrap reads (every element of GOPROXY, --official, --mirror,
+// HTTPS_PROXY and HTTP_PROXY, a GOSUMDB URL, a doctor URL) never appears in anything it prints:
+// human output, --json, doctor, errors, logs and progress, for installs that succeed and that
+// fail, list --remote, doctor, bundle and mirror.
+func TestSecretsNeverPrinted(t *testing.T) {
+	buildFixture()
+	s := mirrortest.Start(t, fixture)
+	const pw = "Pw7f3c9eS3cret"
+	secret := func(raw string) string {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword("user", pw)
+		return u.String()
+	}
+	proxy := httptest.NewServer(&mirrortest.HTTPProxy{Auth: "user:" + pw})
+	defer proxy.Close()
+	closed := mirrortest.ClosedURL()
+	work := t.TempDir()
+	t.Setenv("GOSTRAP_DIR", filepath.Join(work, "go"))
+	t.Setenv("GOSTRAP_CACHE", filepath.Join(work, "cache"))
+	t.Setenv("HOME", filepath.Join(work, "home"))
+	t.Setenv("HTTPS_PROXY", secret(proxy.URL))
+	t.Setenv("HTTP_PROXY", secret(proxy.URL))
+	t.Setenv("NO_PROXY", "")
+	t.Setenv("GOSUMDB", s.GOSUMDB())
+	t.Setenv("GOSTRAP_IDLE_TIMEOUT", "1s")
+	goproxy := secret(closed) + "," + secret(s.ProxyURL()) + "|" + secret(closed)
+	sources := []string{"--official", secret(s.OfficialURL()), "--official", secret(closed),
+		"--mirror", secret(s.MirrorURL()), "--mirror", secret(closed), "--goproxy", goproxy}
+	failing := []string{"--official", secret(closed), "--mirror", secret(closed), "--goproxy", secret(closed)}
+	bundle := filepath.Join(work, "bundle")
+	tree := filepath.Join(work, "tree")
+
+	runs := [][]string{
+		append([]string{"install", "1.22.3"}, sources...),
+		append([]string{"install", "1.21.13", "--json"}, sources...),
+		append([]string{"install", "1.99.1"}, sources...),
+		append([]string{"install", "1.99.1", "--json"}, sources...),
+		append([]string{"install", "1.20.14"}, failing...),
+		append([]string{"install", "1.20.14", "--json"}, failing...),
+		append([]string{"install", "1.20", "--sources", "mirror"}, append(failing[:2:2], "--mirror", secret(s.MirrorURL()), "--official", secret(closed))...),
+		append([]string{"list", "--remote"}, sources...),
+		append([]string{"list", "--remote", "--json"}, sources...),
+		append([]string{"list", "--remote"}, failing...),
+		append([]string{"doctor"}, sources...),
+		append([]string{"doctor", "--json"}, sources...),
+		append([]string{"doctor"}, failing...),
+		{"doctor", secret(s.OfficialURL()), secret(closed)},
+		{"doctor", "--json", secret(s.OfficialURL()), secret(closed)},
+		append([]string{"bundle", "create", "--out", bundle, "--version", "1.22.3"}, sources...),
+		append([]string{"bundle", "verify", bundle}, sources...),
+		append([]string{"bundle", "create", "--out", filepath.Join(work, "b2"), "--version", "1.22.3"}, failing...),
+		append([]string{"mirror", "sync", "--out", tree, "--version", "1.22.3", "--json"}, sources...),
+		append([]string{"mirror", "sync", "--out", filepath.Join(work, "t2"), "--version", "1.22.3"}, failing...),
+		append([]string{"install", "1.22.3", "--gosumdb", s.GOSUMDB() + " " + secret(s.ProxyURL()+"/sumdb/sum.test")}, sources...),
+		{"list"}, {"env"},
+	}
+	for _, args := range runs {
+		var stdout, stderr bytes.Buffer
+		code := Main(args, &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if strings.Contains(out, pw) || strings.Contains(out, url.QueryEscape(pw)) {
+			t.Errorf("gostrap %s (exit %d) printed the password:\n%s", strings.Join(args[:2], " "), code, out)
+		}
+		if !strings.Contains(out, "xxxxx@") && strings.Contains(strings.Join(args, " "), pw) && code != 0 {
+			t.Logf("gostrap %s (exit %d): no URL printed", strings.Join(args[:2], " "), code)
+		}
+	}
+}
