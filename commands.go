@@ -50,8 +50,11 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 		}
 	}
 	for _, s := range srcs.indexOrder() {
-		vs, ok := r.versions(ctx, s)
-		if !ok {
+		vs, err := r.versions(ctx, s)
+		if final(err) {
+			return nil, &InstallError{Report: rep, Err: err}
+		}
+		if err != nil || len(vs) == 0 {
 			continue
 		}
 		names := make([]string, 0, len(vs))

@@ -199,8 +199,11 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 		return spec.Version, nil
 	}
 	for _, s := range r.srcs.indexOrder() {
-		vs, ok := r.versions(ctx, s)
-		if !ok {
+		vs, err := r.versions(ctx, s)
+		if final(err) {
+			return "", err
+		}
+		if err != nil || len(vs) == 0 {
 			continue
 		}
 		v, err := mirror.Resolve(spec, vs)
@@ -217,26 +220,24 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 	return "", &NoSourceError{What: "the list of releases to resolve " + spec.String(), Attempts: r.rep.Attempts}
 }
 
-// versions returns the releases s lists for the platform, reporting false when s has no index
-// or it could not be read (the failure is recorded).
-func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, bool) {
+// versions returns the releases s lists for the platform; an error when s has no index or it
+// could not be read (the failure is recorded).
+func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, error) {
 	switch s.Kind {
 	case KindOfficial:
 		rs, err := r.officialIndex(ctx, s)
 		if err != nil {
-			return nil, false
+			return nil, err
 		}
-		return mirror.Versions(rs, r.in.opts.Platform), true
+		return mirror.Versions(rs, r.in.opts.Platform), nil
 	case KindProxy:
-		vs, err := r.proxyVersions(ctx, s)
-		return vs, err == nil
+		return r.proxyVersions(ctx, s)
 	case KindCache:
-		vs := r.in.cachedVersions()
-		return vs, len(vs) > 0
+		return r.in.cachedVersions(), nil
 	case KindBundle:
 		t, err := r.openTree(s)
 		if err != nil {
-			return nil, false
+			return nil, err
 		}
 		var vs []mirror.Version
 		for _, e := range t.Manifest.Entries {
@@ -244,9 +245,9 @@ func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, bool) 
 				vs = append(vs, mirror.Version{Version: e.Version, Stable: mirror.IsStable(e.Version)})
 			}
 		}
-		return vs, len(vs) > 0
+		return vs, nil
 	}
-	return nil, false
+	return nil, errDead
 }
 
 // proxyVersions lists the Go versions a GOPROXY source offers for the platform.
@@ -267,7 +268,7 @@ func (r *run) proxyVersions(ctx context.Context, s *Source) ([]mirror.Version, e
 	if err != nil {
 		r.fail(s, listURL, "index", start, err)
 		r.dead[s] = true
-		return nil, err
+		return nil, &recorded{err}
 	}
 	return vs, nil
 }

@@ -151,7 +151,11 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 			return nil, fmt.Errorf("invalid --since %q: want 1.N", o.Since)
 		}
 		for _, s := range r.srcs.indexOrder() {
-			if list, listed = r.versions(ctx, s); listed {
+			var err error
+			if list, err = r.versions(ctx, s); final(err) {
+				return nil, err
+			} else if err == nil && len(list) > 0 {
+				listed = true
 				break
 			}
 		}

@@ -180,10 +180,9 @@ func (t ToolchainProxy) url(suffix string) string {
 	return t.Base + "/" + ToolchainModule + "/@v/" + suffix
 }
 
-// ListURL, InfoURL, ModURL and ZipURL are the module proxy protocol's endpoints.
+// ListURL, InfoURL and ZipURL are the module proxy protocol's endpoints gostrap reads.
 func (t ToolchainProxy) ListURL() string         { return t.url("list") }
 func (t ToolchainProxy) InfoURL(v string) string { return t.url(v + ".info") }
-func (t ToolchainProxy) ModURL(v string) string  { return t.url(v + ".mod") }
 func (t ToolchainProxy) ZipURL(v string) string  { return t.url(v + ".zip") }
 
 // MaxList caps a module version list.
