@@ -114,8 +114,8 @@ var staleRE = regexp.MustCompile(`^gst-([0-9a-f]{6})-(cli|mid|origin)$`)
 // Net is one topology: three network namespaces, their links and routes,
 // and /etc/netns files. New makes one; t.Cleanup removes it.
 type Net struct {
-	id     string
-	subnet byte // N in 10.213.N.0/24
+	id       string
+	subnet   byte // N in 10.213.N.0/24
 	lock     *os.File
 	lockName string
 

@@ -12,9 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	neturl "net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,7 +167,7 @@ func TestOpenProxy(t *testing.T) {
 	squid := n.StartSquid(t, testnet.SquidOptions{})
 
 	url := web.HTTPURL("/hello.txt")
-	if res := get(t, n, "", url, "-timeout=2s"); res.Err == "" || !strings.Contains(res.Err, "no route to host") {
+	if res := get(t, n, "", url, "-timeout=2s"); !strings.Contains(res.Err, "no route to host") {
 		t.Errorf("direct GET %s: %+v, want no route to host", url, res)
 	}
 	res := get(t, n, squid.URL(), url)
@@ -172,5 +177,329 @@ func TestOpenProxy(t *testing.T) {
 	if log := strings.Join(squid.AccessLogLines(t), "\n"); !strings.Contains(log, url) {
 		t.Errorf("squid's access log does not show %s:\n%s", url, log)
 	}
-	_ = netip.Addr{}
+
+	// The same from the test process, with a transport that dials from the
+	// client namespace.
+	proxy, _ := neturl.Parse(squid.URL())
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		Proxy: http.ProxyURL(proxy),
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return n.DialContext(ctx, testnet.Client, network, addr)
+		},
+	}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("in-process GET through squid: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "hello from origin\n" {
+		t.Errorf("in-process GET through squid: %s %q", resp.Status, b)
+	}
+}
+
+// TestDirect: SetDirect decides whether the client reaches the origin on
+// its own; the proxy reaches it whatever the client may do.
+func TestDirect(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	web := n.StartNginx(t, testnet.NginxOptions{Root: tree(t, map[string]string{"f": "x"})})
+	squid := n.StartSquid(t, testnet.SquidOptions{})
+	url := web.HTTPURL("/f")
+
+	n.SetDirect(t, testnet.DirectAllow)
+	if res := get(t, n, "", url); res.Status != 200 {
+		t.Errorf("direct GET, allowed: %+v", res)
+	}
+	n.SetDirect(t, testnet.DirectDrop)
+	start := time.Now()
+	if res := get(t, n, "", url, "-timeout=1s"); !strings.Contains(res.Err, "Client.Timeout exceeded") {
+		t.Errorf("direct GET, dropped: %+v, want a timeout", res)
+	} else if d := time.Since(start); d < time.Second {
+		t.Errorf("direct GET, dropped, failed after %v, before its timeout", d)
+	}
+	if res := get(t, n, squid.URL(), url); res.Status != 200 {
+		t.Errorf("GET through squid, direct dropped: %+v", res)
+	}
+	n.SetDirect(t, testnet.DirectReject)
+	if res := get(t, n, "", url); !strings.Contains(res.Err, "no route to host") {
+		t.Errorf("direct GET, rejected: %+v", res)
+	}
+	n.SetDirect(t, testnet.DirectAllow)
+	if res := get(t, n, "", url); res.Status != 200 {
+		t.Errorf("direct GET, allowed again: %+v", res)
+	}
+}
+
+// TestProxyAuth: squid with basic auth answers 407 without credentials
+// or with wrong ones, and lets through the right ones, given as users
+// write them in HTTPS_PROXY: percent-encoded. Through the CONNECT tunnel
+// the origin is a Go TLS server in the origin namespace.
+func TestProxyAuth(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	const user, password = "alice", "p@ss#w:rd/%"
+	ca := testnet.NewCA(t, "origin CA")
+	host := n.Host(testnet.Origin)
+	var seen atomic.Int32
+	n.ServeHTTPS(t, testnet.Origin, netip.AddrPortFrom(host, 443), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		fmt.Fprint(w, "go origin")
+	}), ca.Issue(t, "origin.test"))
+	web := n.StartNginx(t, testnet.NginxOptions{Root: tree(t, map[string]string{"f": "nginx origin"})})
+	n.SetHosts(t, testnet.Middle, testnet.Records{"origin.test": {host}})
+	squid := n.StartSquid(t, testnet.SquidOptions{Users: map[string]string{user: password}})
+
+	authURL := squid.AuthURL(user, password)
+	if !strings.Contains(authURL, "p%40ss%23w%3Ard%2F%25@") {
+		t.Fatalf("AuthURL = %s, want the password percent-encoded", authURL)
+	}
+	if res := get(t, n, squid.URL(), web.HTTPURL("/f")); res.Status != 407 {
+		t.Errorf("GET without credentials: %+v, want 407", res)
+	}
+	if res := get(t, n, squid.AuthURL(user, "p@ss#w:rd/"), web.HTTPURL("/f")); res.Status != 407 {
+		t.Errorf("GET with a wrong password: %+v, want 407", res)
+	}
+	if res := get(t, n, authURL, web.HTTPURL("/f")); res.Status != 200 || res.Body != "nginx origin" {
+		t.Errorf("GET with credentials: %+v, want 200", res)
+	}
+	if res := get(t, n, squid.URL(), "https://origin.test/", "-ca", ca.CertFile); !strings.Contains(res.Err, "Proxy Authentication Required") {
+		t.Errorf("CONNECT without credentials: %+v, want 407", res)
+	}
+	if res := get(t, n, authURL, "https://origin.test/", "-ca", ca.CertFile); res.Status != 200 || res.Body != "go origin" || res.Issuer != "origin CA" {
+		t.Errorf("CONNECT with credentials: %+v, want 200 from the Go server", res)
+	}
+	if seen.Load() != 1 {
+		t.Errorf("the Go origin saw %d requests, want 1", seen.Load())
+	}
+}
+
+// TestProxyDeny: squid's ACLs answer 403 to a CONNECT to a denied port and
+// to requests for a denied host, and let the rest through.
+func TestProxyDeny(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	ca := testnet.NewCA(t, "origin CA")
+	web := n.StartNginx(t, testnet.NginxOptions{
+		Root:      tree(t, map[string]string{"f": "ok"}),
+		Cert:      ca.Issue(t, "origin.test", "blocked.test"),
+		HTTPSPort: 8443,
+	})
+	n.SetHosts(t, testnet.Middle, testnet.Records{"origin.test": {web.Host}, "blocked.test": {web.Host}})
+	squid := n.StartSquid(t, testnet.SquidOptions{DenyConnectPorts: []int{443}, DenyHosts: []string{"blocked.test"}})
+
+	if res := get(t, n, squid.URL(), "https://origin.test:443/f", "-ca", ca.CertFile); !strings.Contains(res.Err, "Forbidden") {
+		t.Errorf("CONNECT to port 443: %+v, want 403 Forbidden", res)
+	}
+	if res := get(t, n, squid.URL(), "https://origin.test:8443/f", "-ca", ca.CertFile); res.Status != 200 {
+		t.Errorf("CONNECT to port 8443: %+v, want 200", res)
+	}
+	if res := get(t, n, squid.URL(), "http://blocked.test/f"); res.Status != 403 {
+		t.Errorf("GET a denied host: %+v, want 403", res)
+	}
+	if res := get(t, n, squid.URL(), "https://blocked.test:8443/f", "-ca", ca.CertFile); !strings.Contains(res.Err, "Forbidden") {
+		t.Errorf("CONNECT to a denied host: %+v, want 403 Forbidden", res)
+	}
+	if res := get(t, n, squid.URL(), "http://origin.test/f"); res.Status != 200 {
+		t.Errorf("GET an allowed host: %+v, want 200", res)
+	}
+}
+
+// TestSSLBump: squid in ssl-bump mode presents a certificate that its own
+// CA, made by the test, issued: a client that trusts only the origin's CA
+// refuses it, one that trusts squid's gets the origin's content.
+func TestSSLBump(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	ca := testnet.NewCA(t, "origin CA")
+	web := n.StartNginx(t, testnet.NginxOptions{
+		Root: tree(t, map[string]string{"go/index.json": `{"v":1}`}),
+		Cert: ca.Issue(t, "origin.test"),
+	})
+	n.SetHosts(t, testnet.Middle, testnet.Records{"origin.test": {web.Host}})
+	squid := n.StartSquid(t, testnet.SquidOptions{SSLBump: true, OriginCAs: []*testnet.CA{ca}})
+	if squid.CA == nil {
+		t.Fatal("no bump CA")
+	}
+	url := "https://origin.test/go/index.json"
+	res := get(t, n, squid.URL(), url, "-ca", squid.CA.CertFile)
+	if res.Status != 200 || res.Body != `{"v":1}` {
+		t.Fatalf("GET %s through the bumping squid, trusting its CA: %+v", url, res)
+	}
+	if res.Issuer != squid.CA.Leaf.Subject.CommonName {
+		t.Errorf("the certificate the client saw was issued by %q, want squid's CA %q", res.Issuer, squid.CA.Leaf.Subject.CommonName)
+	}
+	if res := get(t, n, squid.URL(), url, "-ca", ca.CertFile); !strings.Contains(res.Err, "certificate signed by unknown authority") {
+		t.Errorf("GET %s through the bumping squid, trusting the origin's CA only: %+v, want unknown authority", url, res)
+	}
+}
+
+// TestNginxCerts: nginx presents the certificates it is given, and a Go
+// client sees each for what it is.
+func TestNginxCerts(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	n.SetDirect(t, testnet.DirectAllow)
+	ca := testnet.NewCA(t, "origin CA")
+	root := tree(t, map[string]string{"go/index.json": `{"json":true}`, "go/index.html": "html"})
+	server := `location = /go/ { if ($arg_mode = json) { rewrite ^ /go/index.json? last; } }`
+	for _, c := range []struct {
+		name string
+		cert *testnet.Cert
+		want string // in the error; "" for success
+	}{
+		{"good", ca.Issue(t, "origin.test"), ""},
+		{"expired", ca.IssueExpired(t, "origin.test"), "expired"},
+		{"self-signed", testnet.SelfSigned(t, "origin.test"), "unknown authority"},
+		{"wrong host", ca.Issue(t, "other.test"), "valid for other.test, not origin.test"},
+	} {
+		web := n.StartNginx(t, testnet.NginxOptions{Root: root, Cert: c.cert, Server: server})
+		n.SetHosts(t, testnet.Client, testnet.Records{"origin.test": {web.Host}})
+		res := get(t, n, "", "https://origin.test/go/?mode=json", "-ca", ca.CertFile)
+		switch {
+		case c.want == "" && (res.Status != 200 || res.Body != `{"json":true}`):
+			t.Errorf("%s certificate: %+v, want the JSON index", c.name, res)
+		case c.want != "" && !strings.Contains(res.Err, c.want):
+			t.Errorf("%s certificate: %+v, want an error with %q", c.name, res, c.want)
+		}
+		if c.want == "" {
+			if res := get(t, n, "", web.HTTPURL("/go/")); res.Body != "html" {
+				t.Errorf("GET /go/ without mode=json: %+v, want the HTML index", res)
+			}
+		}
+	}
+}
+
+// TestDnsmasq: a Go program in the client namespace resolves with the
+// resolv.conf and hosts that SetResolver and SetHosts wrote: dnsmasq
+// answers the names it was given, NXDOMAIN for others, and a changed (a
+// poisoned) record once SetRecords returns.
+func TestDnsmasq(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	good, bad, fromHosts := n.Host(testnet.Origin), n.Host(testnet.Origin), n.Host(testnet.Origin)
+	dns := n.StartDnsmasq(t, testnet.DnsmasqOptions{Records: testnet.Records{"origin.test": {good}}})
+	n.SetResolver(t, testnet.Client, dns.Addr.Addr())
+	n.SetHosts(t, testnet.Client, testnet.Records{"hosts.test": {fromHosts}})
+
+	if res := lookup(t, n, "origin.test"); res.Err != "" || strings.Join(res.Addrs, " ") != good.String() {
+		t.Errorf("lookup origin.test: %+v, want %v", res, good)
+	}
+	if res := lookup(t, n, "other.test"); !res.NotFound {
+		t.Errorf("lookup other.test: %+v, want NXDOMAIN", res)
+	}
+	if res := lookup(t, n, "hosts.test"); res.Err != "" || strings.Join(res.Addrs, " ") != fromHosts.String() {
+		t.Errorf("lookup hosts.test (in /etc/hosts): %+v, want %v", res, fromHosts)
+	}
+	// The default resolver choice (cgo or not) uses the same files.
+	var res resolveResult
+	runProgram(t, n, testnet.Client, nil, &res, resolve, "origin.test")
+	if res.Err != "" || strings.Join(res.Addrs, " ") != good.String() {
+		t.Errorf("lookup origin.test, default resolver: %+v, want %v", res, good)
+	}
+
+	dns.SetRecords(t, testnet.Records{"origin.test": {bad}})
+	if res := lookup(t, n, "origin.test"); res.Err != "" || strings.Join(res.Addrs, " ") != bad.String() {
+		t.Errorf("lookup origin.test, poisoned: %+v, want %v", res, bad)
+	}
+	if b, err := os.ReadFile(dns.Log); err != nil || !strings.Contains(string(b), "query[A] origin.test") {
+		t.Errorf("dnsmasq's log shows no query for origin.test: %v\n%s", err, b)
+	}
+}
+
+// TestDelayDNS: the delaying forwarder answers, right, after its delay,
+// over UDP and over TCP.
+func TestDelayDNS(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	const delay = 2500 * time.Millisecond
+	origin := n.Host(testnet.Origin)
+	dns := n.StartDnsmasq(t, testnet.DnsmasqOptions{Records: testnet.Records{"origin.test": {origin}}})
+	slow := n.StartDelayDNS(t, netip.AddrPort{}, dns.Addr, delay)
+	for _, opts := range []string{"", "options use-vc\n"} {
+		n.SetResolvConf(t, testnet.Client, "nameserver "+slow.Addr.Addr().String()+"\n"+opts)
+		before := slow.Queries()
+		res := lookup(t, n, "origin.test")
+		if res.Err != "" || strings.Join(res.Addrs, " ") != origin.String() {
+			t.Errorf("lookup through the forwarder (%q): %+v, want %v", opts, res, origin)
+		}
+		if res.Elapsed < delay {
+			t.Errorf("lookup through the forwarder (%q) took %v, less than its delay %v", opts, res.Elapsed, delay)
+		}
+		if slow.Queries() == before {
+			t.Errorf("lookup (%q): the forwarder saw no query", opts)
+		}
+	}
+}
+
+// TestSilentDNS: a resolver that never answers makes lookups time out.
+func TestSilentDNS(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	silent := n.StartSilentDNS(t, netip.AddrPort{})
+	for _, opts := range []string{"", " use-vc"} {
+		n.SetResolvConf(t, testnet.Client, "nameserver "+silent.Addr.Addr().String()+"\noptions timeout:1 attempts:1"+opts+"\n")
+		before := silent.Queries()
+		res := lookup(t, n, "origin.test")
+		if !res.Timeout {
+			t.Errorf("lookup (%q) through the silent resolver: %+v, want a timeout", opts, res)
+		}
+		if res.Elapsed < time.Second || res.Elapsed > 4*time.Second {
+			t.Errorf("lookup (%q) took %v, want about 1 s (timeout:1 attempts:1)", opts, res.Elapsed)
+		}
+		if silent.Queries() == before {
+			t.Errorf("lookup (%q): the silent resolver saw no query", opts)
+		}
+	}
+}
+
+// TestCleanup: when a test ends, its namespaces, /etc/netns directories
+// and processes are gone, even when it failed.
+func TestCleanup(t *testing.T) {
+	t.Parallel()
+	var names []string
+	var pids []int
+	t.Run("topology", func(t *testing.T) {
+		n := testnet.New(t)
+		for _, r := range []testnet.Role{testnet.Client, testnet.Middle, testnet.Origin} {
+			names = append(names, n.Name(r))
+		}
+		n.StartSquid(t, testnet.SquidOptions{})
+		n.StartDnsmasq(t, testnet.DnsmasqOptions{})
+		// Something the test starts and forgets.
+		cmd := n.Command(testnet.Origin, "sleep", "60")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go cmd.Wait()
+		out, err := exec.Command("ip", "netns", "pids", n.Name(testnet.Middle)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range strings.Fields(string(out)) {
+			pid, _ := strconv.Atoi(f)
+			pids = append(pids, pid)
+		}
+		pids = append(pids, cmd.Process.Pid)
+		if len(pids) < 3 {
+			t.Fatalf("pids in the middle and origin namespaces: %v, want squid, dnsmasq and sleep", pids)
+		}
+	})
+	for _, name := range names {
+		for _, p := range []string{"/run/netns/" + name, "/etc/netns/" + name} {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s still exists after the test (%v)", p, err)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			t.Errorf("process %d (%q) still runs after the test", pid, b)
+		}
+	}
 }
