@@ -135,11 +135,7 @@ func New(t testing.TB) *Net {
 			t.Logf("testnet: sweeping stale namespaces: %v", err)
 		}
 	})
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	n := &Net{id: hex.EncodeToString(b[:3]), subnet: b[3]}
+	n := &Net{}
 	for _, r := range roles {
 		n.next[r] = blocks[r].first
 	}
@@ -391,33 +387,76 @@ func killIn(name string) []error {
 	return errs
 }
 
-// takeLock creates the lock file that marks the topology as in use. The
-// file is locked before it gets its name, so a sweep never finds it
-// unlocked while its owner lives.
+// takeLock picks the topology's id and subnet and creates the lock file
+// that marks them in use: /run/gostrap-testnet/<id>.lock, which holds the
+// subnet. The file is locked before it gets its name, so a sweep never
+// finds it unlocked while its owner lives, and is never replaced.
+//
+// Namespaces do not share addresses, so two topologies on one subnet would
+// not collide; distinct subnets keep logs and errors unambiguous.
 func (n *Net) takeLock() error {
+	subnetMu.Lock()
+	defer subnetMu.Unlock()
 	if err := os.MkdirAll(lockDir, 0o755); err != nil {
 		return err
+	}
+	used := map[byte]bool{}
+	if ents, err := os.ReadDir(lockDir); err == nil {
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".lock") {
+				b, _ := os.ReadFile(filepath.Join(lockDir, e.Name()))
+				if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v >= 0 && v < 256 {
+					used[byte(v)] = true
+				}
+			}
+		}
+	}
+	var free []byte
+	for v := 1; v < 255; v++ {
+		if !used[byte(v)] {
+			free = append(free, byte(v))
+		}
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	n.subnet = b[3]
+	if len(free) > 0 {
+		n.subnet = free[int(b[3])%len(free)]
 	}
 	f, err := os.CreateTemp(lockDir, "tmp-")
 	if err != nil {
 		return err
 	}
+	defer os.Remove(f.Name())
 	ok, err := tryLock(f)
 	if err == nil && !ok {
 		err = errors.New("fresh lock file already locked")
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(lockDir, n.id+".lock"))
+		_, err = fmt.Fprintf(f, "%d\n", n.subnet)
 	}
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("lock: %w", err)
+	for try := 0; err == nil; try++ {
+		n.id = hex.EncodeToString(b[:3])
+		n.lockName = filepath.Join(lockDir, n.id+".lock")
+		// A link, unlike a rename, never replaces another topology's lock.
+		if err = os.Link(f.Name(), n.lockName); err == nil {
+			n.lock = f
+			return nil
+		}
+		if errors.Is(err, fs.ErrExist) && try < 10 {
+			if _, err = rand.Read(b[:3]); err == nil {
+				continue
+			}
+		}
 	}
-	n.lock = f
-	n.lockName = filepath.Join(lockDir, n.id+".lock") // f.Name() is the old one
-	return nil
+	f.Close()
+	return fmt.Errorf("lock: %w", err)
 }
+
+// subnetMu makes picking a subnet and taking it one step within a process.
+var subnetMu sync.Mutex
 
 var sweepOnce sync.Once
 
