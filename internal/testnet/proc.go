@@ -28,7 +28,7 @@ var knownPrograms = map[string]program{
 		check: func(string) string {
 			// The helper alone is not enough: squid itself must be built
 			// with OpenSSL to bump.
-			out, err := exec.Command("squid", "-v").CombinedOutput()
+			out, err := exec.Command("/usr/sbin/squid", "-v").CombinedOutput()
 			if err != nil || !bytes.Contains(out, []byte("--with-openssl")) {
 				return "squid is not built with OpenSSL (no ssl-bump)"
 			}
@@ -140,7 +140,9 @@ func (n *Net) startDaemon(t testing.TB, r Role, out string, logs []string, name 
 }
 
 func (d *daemon) stop(t testing.TB) {
-	killGroup(d.cmd.Process.Pid) // the group may be gone already
+	// Even when the daemon has exited: children it left (squid's helpers)
+	// are still in its group. The group may be gone already.
+	killGroup(d.cmd.Process.Pid)
 	select {
 	case <-d.done:
 	case <-time.After(stopTimeout):

@@ -9,21 +9,21 @@ import (
 	"time"
 )
 
-// ServeHTTP serves h over HTTP in r's namespace at addr: its zero value
+// Serve serves h over HTTP in r's namespace at addr: its zero value
 // means a fresh host of r (Host) on port 80, a zero port means 80. The
 // handler runs in the test process, so it can record what it sees. The
 // server is closed at cleanup. Its Client and URL-based helpers dial from
 // the test process, which has no route to it: reach it from the client
 // namespace (ProgramCommand) or with DialContext.
-func (n *Net) ServeHTTP(t testing.TB, r Role, addr netip.AddrPort, h http.Handler) *httptest.Server {
+func (n *Net) Serve(t testing.TB, r Role, addr netip.AddrPort, h http.Handler) *httptest.Server {
 	t.Helper()
 	s := n.unstarted(t, r, addr, 80, h)
 	s.Start()
 	return s
 }
 
-// ServeHTTPS is ServeHTTP over TLS with cert, on port 443 by default.
-func (n *Net) ServeHTTPS(t testing.TB, r Role, addr netip.AddrPort, h http.Handler, cert *Cert) *httptest.Server {
+// ServeTLS is Serve over TLS with cert, on port 443 by default.
+func (n *Net) ServeTLS(t testing.TB, r Role, addr netip.AddrPort, h http.Handler, cert *Cert) *httptest.Server {
 	t.Helper()
 	s := n.unstarted(t, r, addr, 443, h)
 	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}

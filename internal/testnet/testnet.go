@@ -299,8 +299,13 @@ func (n *Net) setup() error {
 		r    Role
 		args []string
 	}{
-		{Client, []string{"link", "add", "mid0", "type", "veth", "peer", "name", "cli0", "netns", n.Name(Middle)}},
-		{Middle, []string{"link", "add", "origin0", "type", "veth", "peer", "name", "mid0", "netns", n.Name(Origin)}},
+		// The two ends of a veth get different interface indexes: when they
+		// are equal (both 2, each first in its namespace), the kernel's
+		// linkwatch treats the carrier event as not urgent and activates
+		// the end brought up first up to a second later, dropping its
+		// packets until then. See also waitLinks.
+		{Client, []string{"link", "add", "mid0", "index", "10", "type", "veth", "peer", "name", "cli0", "index", "11", "netns", n.Name(Middle)}},
+		{Middle, []string{"link", "add", "origin0", "index", "12", "type", "veth", "peer", "name", "mid0", "index", "13", "netns", n.Name(Origin)}},
 		{Client, []string{"addr", "add", a(cliLink) + "/30", "dev", "mid0"}},
 		{Middle, []string{"addr", "add", a(midCliLink) + "/30", "dev", "cli0"}},
 		{Middle, []string{"addr", "add", a(midOrgLink) + "/30", "dev", "origin0"}},
@@ -322,7 +327,45 @@ func (n *Net) setup() error {
 		}
 	}
 	n.direct = DirectAllow
-	return n.setDirect(DirectReject)
+	if err := n.setDirect(DirectReject); err != nil {
+		return err
+	}
+	return n.waitLinks()
+}
+
+// waitLinks waits until the kernel has the veths up on both sides: a link
+// brought up before its peer gets its queue when the carrier comes, a
+// moment later, and drops packets until then.
+func (n *Net) waitLinks() error {
+	links := map[Role][]string{Client: {"mid0"}, Middle: {"cli0", "origin0"}, Origin: {"mid0"}}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var down []string
+		for _, r := range roles {
+			out, err := output("ip", "-n", n.Name(r), "-o", "link", "show")
+			if err != nil {
+				return err
+			}
+			for _, l := range links[r] {
+				up := false
+				for _, line := range strings.Split(out, "\n") {
+					if strings.Contains(line, " "+l+"@") {
+						up = strings.Contains(line, "state UP") && !strings.Contains(line, "NO-CARRIER")
+					}
+				}
+				if !up {
+					down = append(down, n.Name(r)+"/"+l)
+				}
+			}
+		}
+		if len(down) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("links still down after 5s: %v", down)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // sysctls configures the calling thread's network namespace: no IPv6 on
@@ -766,6 +809,13 @@ func checkRequire() string {
 	}
 	if err := run("ip", "netns", "list"); err != nil {
 		return "testnet: ip netns does not work here: " + err.Error()
+	}
+	// ip netns exec bind-mounts the namespace's files over these: it needs
+	// them to exist.
+	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
+		if _, err := os.Stat(f); err != nil {
+			return "testnet: ip netns exec needs " + f + " to exist, to put the namespace's over it: " + err.Error()
+		}
 	}
 	return ""
 }

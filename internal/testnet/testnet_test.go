@@ -242,7 +242,7 @@ func TestProxyAuth(t *testing.T) {
 	ca := testnet.NewCA(t, "origin CA")
 	host := n.Host(testnet.Origin)
 	var seen atomic.Int32
-	n.ServeHTTPS(t, testnet.Origin, netip.AddrPortFrom(host, 443), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	n.ServeTLS(t, testnet.Origin, netip.AddrPortFrom(host, 443), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen.Add(1)
 		fmt.Fprint(w, "go origin")
 	}), ca.Issue(t, "origin.test"))
@@ -500,6 +500,41 @@ func TestCleanup(t *testing.T) {
 		if syscall.Kill(pid, 0) == nil {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 			t.Errorf("process %d (%q) still runs after the test", pid, b)
+		}
+	}
+}
+
+// TestAddresses: every address in a topology, servers and all, is in
+// 10.213.0.0/16 or loopback, and no namespace has a default route.
+func TestAddresses(t *testing.T) {
+	t.Parallel()
+	n := testnet.New(t)
+	n.StartDnsmasq(t, testnet.DnsmasqOptions{})
+	n.Serve(t, testnet.Origin, netip.AddrPort{}, http.NotFoundHandler())
+	n.SetDirect(t, testnet.DirectDrop)
+	for _, r := range []testnet.Role{testnet.Client, testnet.Middle, testnet.Origin} {
+		out, err := exec.Command("ip", "-n", n.Name(r), "-o", "addr", "show").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line) // 1: lo    inet 127.0.0.1/8 scope host lo ...
+			if len(f) < 4 {
+				continue
+			}
+			p, err := netip.ParsePrefix(f[3])
+			if err != nil || !testnet.Allowed(p.Addr()) || !(p.Addr().IsLoopback() || n.Prefix().Contains(p.Addr())) {
+				t.Errorf("%s has address %s: %s", n.Name(r), f[3], line)
+			}
+		}
+		for _, args := range [][]string{{"-4", "route", "show", "table", "all"}, {"-6", "route", "show", "table", "all"}} {
+			out, err := exec.Command("ip", append([]string{"-n", n.Name(r)}, args...)...).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(out), "default") {
+				t.Errorf("%s has a default route:\n%s", n.Name(r), out)
+			}
 		}
 	}
 }
