@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -492,12 +491,18 @@ func TestCleanup(t *testing.T) {
 			}
 		}
 	}
+	// Running: in /proc, and not a zombie.
+	alive := func(pid int) bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		_, rest, _ := strings.Cut(string(b), ") ")
+		return err == nil && !strings.HasPrefix(rest, "Z")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range pids {
-		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		for alive(pid) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if syscall.Kill(pid, 0) == nil {
+		if alive(pid) {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 			t.Errorf("process %d (%q) still runs after the test", pid, b)
 		}
