@@ -15,6 +15,8 @@ type NginxOptions struct {
 	Host netip.Addr
 	// HTTPPort is where it serves plain HTTP: 0 means 80.
 	HTTPPort uint16
+	// HTTPSOnly: no plain HTTP (Cert is then required).
+	HTTPSOnly bool
 	// Cert, if set, makes nginx also serve HTTPS with it, on HTTPSPort (0
 	// means 443). Good, self-signed, expired or for another host: see CA
 	// and SelfSigned.
@@ -32,7 +34,7 @@ type NginxOptions struct {
 // Nginx is an nginx that StartNginx started.
 type Nginx struct {
 	Host     netip.Addr
-	HTTP     netip.AddrPort
+	HTTP     netip.AddrPort // zero with HTTPSOnly
 	HTTPS    netip.AddrPort // zero without a Cert
 	Root     string
 	Dir      string // prefix: configuration, logs, temporary files
@@ -61,16 +63,27 @@ func urlOf(scheme string, a netip.AddrPort, def uint16) string {
 func (n *Net) StartNginx(t testing.TB, opts NginxOptions) *Nginx {
 	t.Helper()
 	Need(t, "nginx")
+	if opts.HTTPSOnly && opts.Cert == nil {
+		t.Fatal("testnet: nginx: HTTPSOnly without a Cert")
+	}
 	r := n.roleFor(t, netip.AddrPortFrom(opts.Host, 0), Origin)
 	dir := t.TempDir()
 	x := &Nginx{
-		HTTP:      n.hostPort(t, r, netip.AddrPortFrom(opts.Host, opts.HTTPPort), 80),
+		Host:      n.hostPort(t, r, netip.AddrPortFrom(opts.Host, 0), 0).Addr(),
 		Root:      opts.Root,
 		Dir:       dir,
 		ErrorLog:  filepath.Join(dir, "error.log"),
 		AccessLog: filepath.Join(dir, "access.log"),
 	}
-	x.Host = x.HTTP.Addr()
+	var listen []netip.AddrPort
+	if !opts.HTTPSOnly {
+		x.HTTP = n.hostPort(t, r, netip.AddrPortFrom(x.Host, opts.HTTPPort), 80)
+		listen = append(listen, x.HTTP)
+	}
+	if opts.Cert != nil {
+		x.HTTPS = n.hostPort(t, r, netip.AddrPortFrom(x.Host, opts.HTTPSPort), 443)
+		listen = append(listen, x.HTTPS)
+	}
 	if x.Root == "" {
 		x.Root = t.TempDir()
 	}
@@ -97,9 +110,10 @@ func (n *Net) StartNginx(t testing.TB, opts NginxOptions) *Nginx {
 		line("  %s_temp_path %s;", tmp, filepath.Join(dir, "tmp-"+tmp))
 	}
 	line("  server {")
-	line("    listen %s;", x.HTTP)
+	if x.HTTP.IsValid() {
+		line("    listen %s;", x.HTTP)
+	}
 	if opts.Cert != nil {
-		x.HTTPS = n.hostPort(t, r, netip.AddrPortFrom(x.Host, opts.HTTPSPort), 443)
 		line("    listen %s ssl;", x.HTTPS)
 		line("    ssl_certificate %s;", opts.Cert.CertFile)
 		line("    ssl_certificate_key %s;", opts.Cert.KeyFile)
@@ -117,9 +131,8 @@ func (n *Net) StartNginx(t testing.TB, opts NginxOptions) *Nginx {
 	}
 	d := n.startDaemon(t, r, filepath.Join(dir, "nginx.out"), []string{x.ErrorLog}, path("nginx"),
 		"-p", dir+"/", "-c", conf, "-e", x.ErrorLog)
-	d.waitReady(t, n.tcpReady(r, x.HTTP))
-	if opts.Cert != nil {
-		d.waitReady(t, n.tcpReady(r, x.HTTPS))
+	for _, a := range listen {
+		d.waitReady(t, n.tcpReady(r, a))
 	}
 	return x
 }

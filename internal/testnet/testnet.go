@@ -157,6 +157,8 @@ func New(t testing.TB) *Net {
 }
 
 func (n *Net) String() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	return fmt.Sprintf("topology %s%s in %v (direct: %v)", nsPrefix, n.id, n.Prefix(), n.direct)
 }
 

@@ -312,8 +312,9 @@ func TestSSLBump(t *testing.T) {
 	n := testnet.New(t)
 	ca := testnet.NewCA(t, "origin CA")
 	web := n.StartNginx(t, testnet.NginxOptions{
-		Root: tree(t, map[string]string{"go/index.json": `{"v":1}`}),
-		Cert: ca.Issue(t, "origin.test"),
+		Root:      tree(t, map[string]string{"go/index.json": `{"v":1}`}),
+		HTTPSOnly: true,
+		Cert:      ca.Issue(t, "origin.test"),
 	})
 	n.SetHosts(t, testnet.Middle, testnet.Records{"origin.test": {web.Host}})
 	squid := n.StartSquid(t, testnet.SquidOptions{SSLBump: true, OriginCAs: []*testnet.CA{ca}})
