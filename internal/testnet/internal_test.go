@@ -87,3 +87,20 @@ func TestSweep(t *testing.T) {
 		t.Errorf("the live topology's lock was swept: %v", err)
 	}
 }
+
+// TestNeedMessage: a missing program's message names the package to
+// install.
+func TestNeedMessage(t *testing.T) {
+	needMu.Lock()
+	knownPrograms["gst-absent"] = program{paths: []string{"/nonexistent/gst-absent"}, pkg: "gst-absent-pkg"}
+	needMu.Unlock()
+	t.Cleanup(func() {
+		needMu.Lock()
+		delete(knownPrograms, "gst-absent")
+		delete(needCache, "gst-absent")
+		needMu.Unlock()
+	})
+	if msg, want := need("gst-absent"), "testnet: needs gst-absent: apt-get install gst-absent-pkg"; msg != want {
+		t.Errorf("need: %q, want %q", msg, want)
+	}
+}
