@@ -97,7 +97,7 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 	}
 	if err != nil {
 		if badBytes(err) && partial != "" {
-			os.Remove(partial)
+			download.RemovePartial(partial)
 		}
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 	}
 	if err != nil {
 		if partial != "" && failure.Classify(err) != failure.Disk {
-			os.Remove(partial)
+			download.RemovePartial(partial)
 		}
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string, xo 
 		// Content-Length to match. Fetch it once more from the start; if the same bytes come
 		// back, they are what the server serves, and are judged as such.
 		in.logf("%s: the zip is incomplete (%s); fetching it again", c.cacheName, download.Bytes(res.Size))
-		os.Remove(req.Partial)
+		download.RemovePartial(req.Partial)
 		fetch = true
 	}
 	f, err := os.Open(req.Partial)

@@ -1,11 +1,15 @@
 package gostrap
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,20 +148,56 @@ func TestInstallResumesCutDownload(t *testing.T) {
 	}
 }
 
-// A source that stalls mid-body is given up within the idle timeout; the next one resumes
-// from the partial file.
-func TestInstallStalledSourceFallsBack(t *testing.T) {
+// A stall is a cut: a source that stalls once mid-body is resumed within its budget, and the
+// install succeeds from it alone. A source that stays silent is given up after twice the idle
+// timeout, and the next one resumes from the partial file.
+func TestInstallStalledSource(t *testing.T) {
 	s := mirrortest.Start(t, fixture)
 	name := mirrortest.Host.ArchiveName("go1.22.3")
 	size := int64(len(fixture.Archives[name]))
-	stall := httptest.NewServer(mirrortest.Stall(fixture.OfficialHandler(), size/2))
+
+	// Once, on the only source.
+	var stalls atomic.Int32
+	once := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".tar.gz") && stalls.Add(1) == 1 {
+			mirrortest.Stall(fixture.OfficialHandler(), size/2).ServeHTTP(w, r)
+			return
+		}
+		fixture.OfficialHandler().ServeHTTP(w, r)
+	}))
+	defer once.Close()
+	defer once.CloseClientConnections()
+	o := testOptions(t, s)
+	o.Official = []string{once.URL + "/dl/"}
+	o.GOPROXY = "off"
+	o.Download.IdleTimeout = 500 * time.Millisecond
+	o.Download.SegmentThreshold = -1
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err != nil || rep.Source.Kind != "official" {
+		t.Fatalf("a one-off stall on the only source: %v", err)
+	}
+	t.Logf("one stall: installed from the same source, %d bytes fetched for a %d-byte archive", rep.Bytes, size)
+	if rep.Bytes > size*11/10 {
+		t.Errorf("fetched %d bytes", rep.Bytes)
+	}
+
+	// For good, at the same byte each time: the mirror resumes from what it delivered.
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ".tar.gz") {
+			fixture.OfficialHandler().ServeHTTP(w, r)
+			return
+		}
+		data, _ := fixture.Archive(name)
+		http.ServeContent(w, r, name, time.Time{}, &silentAfter{Reader: bytes.NewReader(data), at: size / 2, done: r.Context().Done()})
+	}))
 	defer stall.Close()
 	defer stall.CloseClientConnections()
-	o := testOptions(t, s)
+	o = testOptions(t, s)
 	o.Official = []string{stall.URL + "/dl/"}
 	o.Mirrors = []string{s.MirrorURL()}
 	o.Download.IdleTimeout = 500 * time.Millisecond
-	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	o.Download.SegmentThreshold = -1
+	rep, err = install(t, mustInstaller(t, o), "1.22.3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +212,22 @@ func TestInstallStalledSourceFallsBack(t *testing.T) {
 	if rep.Bytes >= size {
 		t.Errorf("the mirror refetched the whole archive (%d bytes) instead of resuming", rep.Bytes)
 	}
+}
+
+// silentAfter reads until byte at, then says nothing until done.
+type silentAfter struct {
+	*bytes.Reader
+	at   int64
+	done <-chan struct{}
+}
+
+func (s *silentAfter) Read(p []byte) (int, error) {
+	pos := s.Size() - int64(s.Len())
+	if pos >= s.at {
+		<-s.done
+		return 0, io.ErrUnexpectedEOF
+	}
+	return s.Reader.Read(p[:min(int64(len(p)), s.at-pos)])
 }
 
 // Other platforms: the official Windows zip, and 32-bit ARM named armv6l by the site and arm by

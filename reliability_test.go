@@ -321,6 +321,10 @@ func checkLeftovers(t *testing.T, st *reliabilityStats, o Options, before string
 		switch name := d.Name(); {
 		case strings.HasSuffix(name, ".partial"):
 			partials++
+		case strings.HasSuffix(name, ".partial.seg"):
+			// The record of a partial's chunks: only beside its partial.
+			_, err := os.Stat(strings.TrimSuffix(p, ".seg"))
+			st.check(t, err == nil, "chunk record without its partial: %s", name)
 		case strings.HasSuffix(name, ".lock"), strings.HasSuffix(name, ".json"):
 		default:
 			// A kept download must have its verification record beside it.

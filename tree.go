@@ -357,12 +357,12 @@ func (r *run) fetchTreeFile(ctx context.Context, w *offline.Writer, p, url strin
 	rep.Fetched += res.Fetched
 	if err != nil {
 		if badBytes(err) {
-			os.Remove(tmp)
+			download.RemovePartial(tmp)
 		}
 		return err
 	}
 	if err := check(tmp, res); err != nil {
-		os.Remove(tmp)
+		download.RemovePartial(tmp)
 		return err
 	}
 	rep.Added++

@@ -47,8 +47,11 @@ type Config struct {
 
 	ConnectTimeout time.Duration // one TCP connect (default 10s)
 	TLSTimeout     time.Duration // one TLS handshake (default 10s)
-	HeaderTimeout  time.Duration // from request sent to response headers (default 30s)
-	IdleTimeout    time.Duration // a body that delivers nothing this long has stalled (default 15s)
+	// IdleTimeout is how long a transfer may go without a byte, from the request sent to the
+	// response headers and between reads of the body, before it has stalled (default 15s).
+	IdleTimeout time.Duration
+	// HeaderTimeout overrides the wait for response headers (default IdleTimeout).
+	HeaderTimeout time.Duration
 	// A body slower than MinSpeed bytes a second over SpeedWindow has stalled too: a trickle
 	// would otherwise hold a source for hours (default 16 KiB/s over 30s).
 	MinSpeed    int64
@@ -97,11 +100,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.TLSTimeout <= 0 {
 		cfg.TLSTimeout = 10 * time.Second
 	}
-	if cfg.HeaderTimeout <= 0 {
-		cfg.HeaderTimeout = 30 * time.Second
-	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 15 * time.Second
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = cfg.IdleTimeout
 	}
 	if cfg.MinSpeed == 0 {
 		cfg.MinSpeed = 16 << 10
@@ -311,8 +314,14 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, context.Cause(ctx)
 	}
 	if err != nil {
-		if hs, _ := ctx.Value(handshakeKey{}).(*handshakeTrace); hs.failed() != nil {
+		hs, _ := ctx.Value(handshakeKey{}).(*handshakeTrace)
+		if hs.failed() != nil {
 			err = &failure.HandshakeError{Err: err}
+		}
+		if hs.stalled(err) {
+			// A stall is resumed by the caller, which counts stalls across requests: a server
+			// that stays silent is given up after twice the idle timeout, not retries times it.
+			return false, nil
 		}
 		return Retryable(err), nil
 	}
@@ -385,7 +394,7 @@ func (c *Client) do(ctx context.Context, method, rawURL string, header http.Head
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, c.proxyErr(req.Request, hs.wrap(req.URL.Host, err))
+		return nil, c.proxyErr(req.Request, hs.wrap(req.URL, err))
 	}
 	return resp, nil
 }
@@ -396,16 +405,18 @@ func (c *Client) Once(req *http.Request) (*http.Response, error) {
 	req = req.WithContext(ctx)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.proxyErr(req, hs.wrap(req.URL.Host, err))
+		return nil, c.proxyErr(req, hs.wrap(req.URL, err))
 	}
 	return resp, nil
 }
 
-// handshakeTrace records the TLS handshake failure of a request, so that the request's error
-// can be told apart from one on an established connection (which is worth a retry).
+// handshakeTrace follows a request through its attempts: the TLS handshake's failure, so that
+// it can be told apart from one on an established connection (which is worth a retry), and
+// whether the request was written, so that a wait for headers that times out is a stall.
 type handshakeTrace struct {
-	mu  sync.Mutex
-	err error
+	mu    sync.Mutex
+	err   error
+	wrote bool
 }
 
 type handshakeKey struct{}
@@ -413,9 +424,19 @@ type handshakeKey struct{}
 func traceHandshake(ctx context.Context) (context.Context, *handshakeTrace) {
 	hs := &handshakeTrace{}
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) {
+			hs.mu.Lock()
+			hs.wrote = false
+			hs.mu.Unlock()
+		},
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			hs.mu.Lock()
 			hs.err = err
+			hs.mu.Unlock()
+		},
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			hs.mu.Lock()
+			hs.wrote = i.Err == nil
 			hs.mu.Unlock()
 		},
 	})
@@ -432,14 +453,30 @@ func (hs *handshakeTrace) failed() error {
 	return hs.err
 }
 
-// wrap marks err as a handshake failure when the handshake failed.
-func (hs *handshakeTrace) wrap(host string, err error) error {
+// stalled reports whether err is a wait for response headers that timed out after the request
+// was written: the server accepted it and said nothing.
+func (hs *handshakeTrace) stalled(err error) bool {
+	if hs == nil {
+		return false
+	}
+	var ne net.Error
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.wrote && errors.As(err, &ne) && ne.Timeout()
+}
+
+// wrap marks err as a handshake failure when the handshake failed, and as a stall when the
+// server never answered a request it was sent.
+func (hs *handshakeTrace) wrap(u *url.URL, err error) error {
+	if hs.stalled(err) {
+		return &TransferError{URL: u.String(), Err: fmt.Errorf("no response headers within the idle timeout: %w", failure.ErrStalled)}
+	}
 	var already *failure.HandshakeError
 	var op *net.OpError
 	if hs.failed() == nil || errors.As(err, &already) || errors.As(err, &op) && op.Op == "proxyconnect" {
 		return err // no handshake failed, or it was the proxy's (an https:// proxy URL)
 	}
-	return &failure.HandshakeError{Host: host, Err: err}
+	return &failure.HandshakeError{Host: u.Host, Err: err}
 }
 
 // proxyErr wraps err as a proxy failure when the request went through a proxy and nothing more

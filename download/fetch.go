@@ -19,8 +19,19 @@ import (
 )
 
 // Get fetches a small document (an index, a version list, a checksum-database tile) whole,
-// with retries, refusing a body longer than max bytes.
+// with retries, refusing a body longer than max bytes. A transfer that breaks off is tried
+// again, a stalled one once.
 func (c *Client) Get(ctx context.Context, rawURL string, max int64) ([]byte, error) {
+	var tries retries
+	for {
+		body, err := c.getOnce(ctx, rawURL, max)
+		if err == nil || ctx.Err() != nil || !tries.again(err, false) {
+			return body, err
+		}
+	}
+}
+
+func (c *Client) getOnce(ctx context.Context, rawURL string, max int64) ([]byte, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	resp, err := c.do(rctx, http.MethodGet, rawURL, nil)
@@ -103,9 +114,6 @@ type FetchResult struct {
 	Resumed int64  // bytes that were already in the partial file
 }
 
-// maxResumes bounds how often one fetch reconnects after a broken body.
-const maxResumes = 8
-
 // Fetch downloads req.URL into req.Partial, resuming from what is already there with a Range
 // request, reconnecting after a broken body, hashing as the bytes arrive.
 func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, err error) {
@@ -135,20 +143,22 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 	if err != nil {
 		return res, &failure.DiskError{Op: "stat", Path: req.Partial, Err: err}
 	}
-	have := st.Size()
-	if n, ok := readSegState(req.Partial); ok {
-		// An earlier segmented fetch died: only its contiguous prefix is solid.
-		have = min(have, n)
+	pre, have := loadSegState(req.Partial, st.Size())
+	if pre == nil && have < st.Size() {
+		// Bytes past the solid prefix that nothing records: not to be trusted.
 		if err := f.Truncate(have); err != nil {
 			return res, &failure.DiskError{Op: "truncate", Path: req.Partial, Err: err}
 		}
-		os.Remove(segState(req.Partial))
 	}
-	if have > limit {
+	if pre == nil {
+		os.Remove(segStatePath(req.Partial))
+	}
+	if have > limit || pre != nil && req.Size > 0 && pre.Size != req.Size {
 		if err := f.Truncate(0); err != nil {
 			return res, &failure.DiskError{Op: "truncate", Path: req.Partial, Err: err}
 		}
-		have = 0
+		os.Remove(segStatePath(req.Partial))
+		pre, have = nil, 0
 	}
 
 	h := sha256.New()
@@ -156,18 +166,28 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		if err := replay(f, have, h, req.Sink); err != nil {
 			return res, err
 		}
-		c.cfg.Logf("resuming %s from byte %d", req.Label, have)
 	}
-	res.Resumed = have
+	here := have
+	if pre != nil {
+		here = pre.have()
+	}
+	switch {
+	case req.Size > 0 && here >= req.Size:
+	case pre != nil && here > have:
+		c.cfg.Logf("%s: %s of %s already here from an earlier run; fetching the rest", req.Label, Bytes(here), Bytes(pre.Size))
+	case have > 0:
+		c.cfg.Logf("%s: %s already here from an earlier run; fetching the rest", req.Label, Bytes(have))
+	}
+	res.Resumed = here
 
 	var tr Tracker = nopTracker{}
 	if c.cfg.Progress != nil {
-		tr = c.cfg.Progress.Start(req.Label, req.Size, have)
+		tr = c.cfg.Progress.Start(req.Label, req.Size, here)
 	}
 	defer tr.Finish()
 
-	if t := c.cfg.SegmentThreshold; t > 0 && (req.Size <= 0 || req.Size-have >= t) {
-		n, size, err := c.fetchSegmented(ctx, req, f, h, tr, have, limit)
+	if t := c.cfg.SegmentThreshold; t > 0 && (pre != nil || req.Size <= 0 || req.Size-have >= t) && (req.Size <= 0 || have < req.Size) {
+		n, size, err := c.fetchSegmented(ctx, req, f, h, tr, have, limit, pre)
 		res.Fetched += n
 		if err == nil {
 			res.Size = size
@@ -177,11 +197,12 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		if !errors.Is(err, errNoRanges) {
 			return res, err
 		}
-		// One stream, from where we are.
+		// One stream, from where we are: the chunks past it will be written over in order.
+		os.Remove(segStatePath(req.Partial))
 	}
 
 	st8 := &stream{c: c, req: req, f: f, h: h, tr: tr, limit: limit, have: have}
-	failures := 0
+	var tries retries
 	for req.Size <= 0 || st8.have < req.Size {
 		before := st8.have
 		done, err := st8.once(ctx)
@@ -192,19 +213,14 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		if err == nil {
 			continue
 		}
-		if !resumable(err) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return res, context.Cause(ctx)
+		}
+		if !tries.again(err, st8.have > before) {
 			return res, err
 		}
-		if st8.have == before {
-			failures++
-		} else {
-			failures = 0
-		}
-		if failures >= maxResumes {
-			return res, err
-		}
-		wait := c.backoff(c.cfg.RetryWaitMin, c.cfg.RetryWaitMax, failures, nil)
-		c.cfg.Logf("%s: %v; resuming from byte %d in %s", req.Label, err, st8.have, wait.Round(time.Millisecond))
+		wait := c.backoff(c.cfg.RetryWaitMin, c.cfg.RetryWaitMax, tries.failures, nil)
+		c.cfg.Logf("%s: %v; resuming from %s in %s", req.Label, err, Bytes(st8.have), wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return res, context.Cause(ctx)
@@ -340,7 +356,7 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 		}
 		if rerr == io.EOF {
 			if s.req.Size > 0 && s.have < s.req.Size {
-				return false, io.ErrUnexpectedEOF
+				return false, &TransferError{URL: s.req.URL, Err: io.ErrUnexpectedEOF}
 			}
 			return true, nil
 		}
@@ -456,37 +472,69 @@ func (r *idleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// TransferError is a body that broke off after its headers arrived: cut, reset, corrupted in
+// transit (a TLS record error), or silent for the idle timeout. It is resumed from the file.
+type TransferError struct {
+	URL string
+	Err error
+}
+
+func (e *TransferError) Error() string {
+	return fmt.Sprintf("%s: transfer broke off: %v", failure.Redact(e.URL), e.Err)
+}
+func (e *TransferError) Unwrap() error { return e.Err }
+
 // bodyErr reports a failed body read, naming a stall as a stall rather than a cancellation.
 func bodyErr(ctx context.Context, url string, err error) error {
 	if errors.Is(context.Cause(ctx), failure.ErrStalled) {
-		return fmt.Errorf("%s: %w", failure.Redact(url), failure.ErrStalled)
+		return &TransferError{URL: url, Err: failure.ErrStalled}
 	}
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
-	return fmt.Errorf("%s: reading body: %w", failure.Redact(url), err)
+	return &TransferError{URL: url, Err: err}
 }
 
-// resumable reports whether a fetch may reconnect and continue after err. A stall is not: the
-// source is given up and the next one resumes from the partial file.
+// maxResumes bounds how often one transfer reconnects in a row without receiving a byte, and
+// maxStalls how often in a row it finds the server silent: a server that accepts and then says
+// nothing is given up after twice the idle timeout, and the next source resumes from the file.
+const (
+	maxResumes = 8
+	maxStalls  = 2
+)
+
+// retries decides whether a broken transfer is resumed.
+type retries struct{ failures, stalls int }
+
+// again counts a failure (progressed: bytes arrived before it) and reports whether to resume.
+func (r *retries) again(err error, progressed bool) bool {
+	if !resumable(err) {
+		return false
+	}
+	if progressed {
+		r.failures, r.stalls = 0, 0
+	} else {
+		r.failures++
+		if errors.Is(err, failure.ErrStalled) {
+			r.stalls++
+		}
+	}
+	return r.failures < maxResumes && r.stalls < maxStalls
+}
+
+// resumable reports whether a transfer may reconnect and continue after err: a body that broke
+// off (cut, reset, a TLS record error after the handshake, silence for the idle timeout) is a
+// transport fault; a refused request, a wrong answer, a handshake that failed, a trickle, the
+// disk or the extractor is not.
 func resumable(err error) bool {
-	var se *SinkError
-	var re *RangeError
-	var tl *TooLargeError
-	var sz *SizeError
-	var he *HTTPError
-	var de *failure.DiskError
-	switch {
-	case errors.Is(err, errRangeRefused):
-		return true
-	case errors.As(err, &se), errors.As(err, &tl), errors.As(err, &sz), errors.As(err, &he), errors.As(err, &de), errors.As(err, &re):
-		return false
-	case errors.Is(err, failure.ErrStalled), errors.Is(err, context.Canceled):
-		return false
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	if errors.Is(err, errRangeRefused) {
 		return true
 	}
-	return Retryable(err)
+	if errors.Is(err, ErrTooSlow) {
+		return false
+	}
+	var te *TransferError
+	return errors.As(err, &te)
 }
 
 // errRangeRefused is a 416 to a resume request: the next request asks for the whole body.

@@ -2,6 +2,7 @@ package download
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -21,40 +22,97 @@ import (
 // handed to the sink) strictly in order as the contiguous prefix grows. Where each connection is
 // throttled (a distant CDN, per-connection shaping) this multiplies the speed; where it is not,
 // the count stays at two and little changes.
+//
+// The chunks lie on a fixed grid (multiples of the chunk size from the start of the file), and
+// which of them have arrived is recorded beside the partial file (segState). A run that is cut,
+// killed or interrupted leaves every completed chunk to the next run, not just the contiguous
+// prefix: nothing fetched is fetched again.
 const (
 	segMax = 8 // most connections at once
 	// A connection faster than this is not what limits the download: no more are opened.
 	segEnough = 48 << 20
+	// segSaveEvery is how often the record of arrived chunks is brought up to date while
+	// chunks arrive: what a crash can cost.
+	segSaveEvery = 500 * time.Millisecond
 )
 
 // errNoRanges is a server that does not honour Range: the caller falls back to one stream.
 var errNoRanges = errors.New("server does not serve byte ranges")
 
-// segState records, beside a partial file being filled out of order, how much of it is
-// contiguous from the start: after a crash, only that much is resumed from.
-func segState(partial string) string { return partial + ".seg" }
+// segState is the record, beside a partial file filled out of order, of how many bytes of each
+// chunk have arrived (from the chunk's start).
+type segState struct {
+	Size  int64   `json:"size"`
+	Chunk int64   `json:"chunk"`
+	Got   []int64 `json:"got"`
+}
 
-func readSegState(partial string) (int64, bool) {
-	data, err := os.ReadFile(segState(partial))
+func segStatePath(partial string) string { return partial + ".seg" }
+
+// RemovePartial removes a partial download and the record of its chunks.
+func RemovePartial(partial string) {
+	os.Remove(partial)
+	os.Remove(segStatePath(partial))
+}
+
+// loadSegState reads the record beside partial. solid is how many bytes from the start of the
+// file can be trusted as contiguous: with a record, its prefix (and st says which later chunks
+// arrived, trusting none for more bytes than the file holds); without one, the whole file (a
+// one-stream download writes in order). A record that cannot be read trusts nothing.
+func loadSegState(partial string, fileSize int64) (st *segState, solid int64) {
+	data, err := os.ReadFile(segStatePath(partial))
 	if err != nil {
-		return 0, false
+		return nil, fileSize
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	return n, err == nil && n >= 0
+	var s segState
+	if json.Unmarshal(data, &s) != nil {
+		// gostrap before 0.2 recorded only the contiguous prefix, as a number.
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err == nil && n >= 0 {
+			return nil, min(n, fileSize)
+		}
+		return nil, 0
+	}
+	if s.Chunk <= 0 || s.Size <= 0 || int64(len(s.Got)) != (s.Size+s.Chunk-1)/s.Chunk {
+		return nil, 0
+	}
+	for i := range s.Got {
+		lo, hi := int64(i)*s.Chunk, min(int64(i+1)*s.Chunk, s.Size)
+		s.Got[i] = max(0, min(s.Got[i], hi-lo, fileSize-lo))
+	}
+	return &s, s.prefix()
+}
+
+// prefix is where the contiguous bytes from the start end.
+func (s *segState) prefix() int64 {
+	for i, g := range s.Got {
+		lo, hi := int64(i)*s.Chunk, min(int64(i+1)*s.Chunk, s.Size)
+		if lo+g < hi {
+			return lo + g
+		}
+	}
+	return s.Size
+}
+
+// have is every byte that has arrived.
+func (s *segState) have() int64 {
+	var n int64
+	for _, g := range s.Got {
+		n += g
+	}
+	return n
 }
 
 type segFetch struct {
-	c         *Client
-	req       FetchRequest
-	f         *os.File
-	tr        Tracker
-	size      int64
-	start     int64 // where the chunks begin (the resumed prefix ends here)
-	chunkSize int64
+	c     *Client
+	req   FetchRequest
+	f     *os.File
+	tr    Tracker
+	size  int64
+	chunk int64
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	got     []int64 // bytes received per chunk
+	got     []int64 // bytes received per chunk of the grid
 	order   []int   // the order chunks are handed out in (a zip's tail first)
 	next    int     // next position in order
 	tail    int     // first chunk of the tail asked for first; len(got) when none
@@ -62,11 +120,17 @@ type segFetch struct {
 	fetched int64
 	workers int
 	speeds  map[int]float64 // latest bytes/s per worker
+	saved   time.Time
 }
 
 func (s *segFetch) chunkBounds(i int) (int64, int64) {
-	lo := s.start + int64(i)*s.chunkSize
-	return lo, min(lo+s.chunkSize, s.size)
+	lo := int64(i) * s.chunk
+	return lo, min(lo+s.chunk, s.size)
+}
+
+func (s *segFetch) complete(i int) bool {
+	lo, hi := s.chunkBounds(i)
+	return lo+s.got[i] >= hi
 }
 
 func (s *segFetch) fail(err error) {
@@ -89,36 +153,65 @@ func (s *segFetch) watermark() int64 {
 	return s.size
 }
 
-// take hands out the next chunk not yet started.
+// take hands out the next chunk not yet started and not already complete.
 func (s *segFetch) take() (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || s.next >= len(s.order) {
-		return 0, false
+	for s.err == nil && s.next < len(s.order) {
+		i := s.order[s.next]
+		s.next++
+		if !s.complete(i) {
+			return i, true
+		}
 	}
-	s.next++
-	return s.order[s.next-1], true
+	return 0, false
+}
+
+// pending is the count of chunks not yet handed out.
+func (s *segFetch) pending() int {
+	n := 0
+	for _, i := range s.order[s.next:] {
+		if !s.complete(i) {
+			n++
+		}
+	}
+	return n
 }
 
 // tailDone reports whether every chunk of the tail has arrived.
 func (s *segFetch) tailDone() bool {
 	for i := s.tail; i < len(s.got); i++ {
-		lo, hi := s.chunkBounds(i)
-		if lo+s.got[i] < hi {
+		if !s.complete(i) {
 			return false
 		}
 	}
 	return s.tail < len(s.got)
 }
 
-// fetchSegmented fetches req from have on over several connections. It returns errNoRanges,
-// having consumed nothing, when the server does not serve ranges.
-func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.File, h hash.Hash, tr Tracker, have, limit int64) (fetched int64, size int64, err error) {
+// save records which chunks have arrived; the caller holds s.mu. A failure to write it costs a
+// refetch of those chunks after a crash, nothing more.
+func (s *segFetch) save() {
+	s.saved = time.Now()
+	data, _ := json.Marshal(segState{Size: s.size, Chunk: s.chunk, Got: s.got})
+	tmp := segStatePath(s.req.Partial) + ".tmp"
+	if os.WriteFile(tmp, data, 0o644) == nil {
+		os.Rename(tmp, segStatePath(s.req.Partial))
+	}
+}
+
+// fetchSegmented fetches req from have on over several connections, with pre the chunks an
+// earlier run left (nil for none). It returns errNoRanges, having consumed nothing, when the
+// server does not serve ranges.
+func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.File, h hash.Hash, tr Tracker, have, limit int64, pre *segState) (fetched int64, size int64, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	chunk := c.cfg.SegmentSize
+	if pre != nil && pre.Chunk > 0 {
+		chunk = pre.Chunk // the bytes on disk lie on that grid
+	}
 	// The first chunk's answer says whether ranges work and how large the file is.
-	chunkSize := c.cfg.SegmentSize
-	first, err := c.rangeRequest(ctx, req.URL, have, min(have+chunkSize, limit)-1)
+	k0 := int(have / chunk)
+	first, err := c.rangeRequest(ctx, req.URL, have, min(int64(k0+1)*chunk, limit)-1)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -143,31 +236,48 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	case total > limit:
 		first.Body.Close()
 		return 0, 0, &TooLargeError{URL: req.URL, Max: limit}
+	case pre != nil && pre.Size > 0 && pre.Size != total:
+		first.Body.Close()
+		return 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
 	}
 
-	s := &segFetch{c: c, req: req, f: f, tr: tr, size: total, start: have, chunkSize: chunkSize, speeds: map[int]float64{}}
+	s := &segFetch{c: c, req: req, f: f, tr: tr, size: total, chunk: chunk, speeds: map[int]float64{}}
 	s.cond = sync.NewCond(&s.mu)
-	s.got = make([]int64, (total-have+chunkSize-1)/chunkSize)
-	// Chunk 0 is under way; a requested tail goes next, then the rest in order.
-	s.tail = len(s.got)
-	if req.Tail > 0 && len(s.got) > 2 && total-req.Tail > have+chunkSize {
-		s.tail = max(1, int((total-req.Tail-have)/chunkSize))
+	s.got = make([]int64, (total+chunk-1)/chunk)
+	for i := range s.got {
+		lo, hi := s.chunkBounds(i)
+		switch {
+		case i < k0:
+			s.got[i] = hi - lo
+		case i == k0:
+			s.got[i] = have - lo
+		case pre != nil && i < len(pre.Got):
+			s.got[i] = pre.Got[i]
+		}
 	}
-	s.order = []int{0}
-	for i := s.tail; i < len(s.got); i++ {
-		s.order = append(s.order, i)
-	}
-	for i := 1; i < s.tail; i++ {
-		s.order = append(s.order, i)
-	}
-	if len(s.got) == 0 {
+	if k0 >= len(s.got) {
 		first.Body.Close()
 		return 0, total, nil
 	}
-	if err := os.WriteFile(segState(req.Partial), []byte(strconv.FormatInt(have, 10)), 0o644); err != nil {
-		first.Body.Close()
-		return 0, 0, &failure.DiskError{Op: "write", Path: segState(req.Partial), Err: err}
+	// Chunk k0 is under way; a requested tail goes next, then the rest in order.
+	s.tail = len(s.got)
+	if req.Tail > 0 && len(s.got)-k0 > 2 && total-req.Tail > int64(k0+1)*chunk {
+		s.tail = max(k0+1, int((total-req.Tail)/chunk))
 	}
+	s.order = []int{k0}
+	for i := s.tail; i < len(s.got); i++ {
+		s.order = append(s.order, i)
+	}
+	for i := k0 + 1; i < s.tail; i++ {
+		s.order = append(s.order, i)
+	}
+	s.mu.Lock()
+	s.save()
+	s.mu.Unlock()
+
+	// Cancellation wakes everyone: the workers' waits, and the consumer on the condition.
+	stopWake := context.AfterFunc(ctx, func() { s.fail(context.Cause(ctx)) })
+	defer stopWake()
 
 	var wg sync.WaitGroup
 	spawn := func() {
@@ -181,19 +291,19 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			s.work(ctx, id)
 		}()
 	}
-	// Worker 0 streams the first chunk on the response already open, then takes others.
+	// Worker 0 streams chunk k0 on the response already open, then takes others.
 	s.next, s.workers = 1, 1
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.chunk(ctx, 0, 0, first)
+		s.chunkLoop(ctx, 0, k0, first)
 		s.work(ctx, 0)
 	}()
-	if len(s.got) > 1 {
+	if s.pending() > 0 {
 		spawn()
 	}
-	// Open more connections while each one is slow: at the first measurement, as many as it
-	// takes for their sum to reach segEnough, up to segMax.
+	// Open more connections while each one is slow: as many as it takes for their sum to
+	// reach segEnough, judged by the fastest, up to segMax.
 	stopRamp := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -211,12 +321,11 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			for _, v := range s.speeds {
 				fastest = max(fastest, v)
 			}
-			// Enough connections for their sum to reach segEnough, judged by the fastest one.
 			want := s.workers
 			if fastest > 0 && fastest < segEnough {
 				want = min(segMax, int(segEnough/fastest)+1)
 			}
-			add := min(want-s.workers, len(s.order)-s.next)
+			add := min(want-s.workers, s.pending())
 			ok := s.err == nil
 			s.mu.Unlock()
 			for ; ok && add > 0; add-- {
@@ -228,7 +337,6 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	// Consume in order as the contiguous prefix grows.
 	pos := have
 	buf := make([]byte, 256<<10)
-	lastSaved := pos
 	sink := io.Writer(h)
 	if req.Sink != nil {
 		sink = io.MultiWriter(h, &sinkWriter{req.Sink})
@@ -241,6 +349,9 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			s.cond.Wait()
 		}
 		wm, werr, tail := s.watermark(), s.err, s.tailDone()
+		if time.Since(s.saved) >= segSaveEvery {
+			s.save()
+		}
 		s.mu.Unlock()
 		if wm <= pos && werr != nil {
 			err = werr
@@ -270,10 +381,6 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		if req.OnData != nil {
 			req.OnData(pos, tailIn, total)
 		}
-		if pos-lastSaved >= 16<<20 {
-			os.WriteFile(segState(req.Partial), []byte(strconv.FormatInt(pos, 10)), 0o644)
-			lastSaved = pos
-		}
 	}
 	close(stopRamp)
 	if err != nil {
@@ -282,16 +389,15 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	wg.Wait()
 	s.mu.Lock()
 	fetched = s.fetched
-	s.mu.Unlock()
 	if err == nil {
-		os.Remove(segState(req.Partial))
+		s.mu.Unlock()
+		os.Remove(segStatePath(req.Partial))
 		c.cfg.Logf("%s: %d connections", req.Label, s.workers)
 		return fetched, total, nil
 	}
-	// Keep only the contiguous prefix, so that a later run resumes from solid ground.
-	if terr := f.Truncate(pos); terr == nil {
-		os.Remove(segState(req.Partial))
-	}
+	// Keep every chunk that arrived for the next run.
+	s.save()
+	s.mu.Unlock()
 	var se *SinkError
 	if errors.As(err, &se) {
 		return fetched, total, se
@@ -306,14 +412,15 @@ func (s *segFetch) work(ctx context.Context, id int) {
 		if !ok {
 			return
 		}
-		s.chunk(ctx, id, i, nil)
+		s.chunkLoop(ctx, id, i, nil)
 	}
 }
 
-// chunk fetches chunk i, resuming after a broken body, on resp when one is open already.
-func (s *segFetch) chunk(ctx context.Context, id, i int, resp *http.Response) {
+// chunkLoop fetches chunk i, resuming after a broken body or a stall, on resp when one is open
+// already. A failure it cannot get past fails the whole fetch.
+func (s *segFetch) chunkLoop(ctx context.Context, id, i int, resp *http.Response) {
 	lo, hi := s.chunkBounds(i)
-	failures := 0
+	var tries retries
 	for {
 		s.mu.Lock()
 		got, ferr := s.got[i], s.err
@@ -338,24 +445,19 @@ func (s *segFetch) chunk(ctx context.Context, id, i int, resp *http.Response) {
 		if err == nil {
 			continue
 		}
-		if !resumable(err) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			s.fail(context.Cause(ctx))
+			return
+		}
+		if !tries.again(err, n > 0) {
 			s.fail(err)
 			return
 		}
-		if n == 0 {
-			failures++
-		} else {
-			failures = 0
-		}
-		if failures >= maxResumes {
-			s.fail(err)
-			return
-		}
-		wait := s.c.backoff(s.c.cfg.RetryWaitMin, s.c.cfg.RetryWaitMax, failures, nil)
 		select {
 		case <-ctx.Done():
+			s.fail(context.Cause(ctx))
 			return
-		case <-time.After(wait):
+		case <-time.After(s.c.backoff(s.c.cfg.RetryWaitMin, s.c.cfg.RetryWaitMax, tries.failures, nil)):
 		}
 	}
 }
@@ -377,6 +479,8 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 	idle := s.c.cfg.IdleTimeout
 	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled); resp.Body.Close() })
 	defer timer.Stop()
+	stopClose := context.AfterFunc(rctx, func() { resp.Body.Close() })
+	defer stopClose()
 	body := &idleReader{r: io.LimitReader(resp.Body, hi-from), timer: timer, idle: idle}
 	buf := make([]byte, 256<<10)
 	off := from
@@ -404,7 +508,7 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 		}
 		if rerr == io.EOF {
 			if off < hi {
-				return off - from, io.ErrUnexpectedEOF
+				return off - from, &TransferError{URL: s.req.URL, Err: io.ErrUnexpectedEOF}
 			}
 			break
 		}
