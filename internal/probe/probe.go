@@ -45,10 +45,10 @@ type Result struct {
 
 // Stage is one step of a probe.
 type Stage struct {
-	Name       string            `json:"name"` // proxy, dns, tcp, tls, http, file
-	OK         bool              `json:"ok"`
-	Detail     string            `json:"detail,omitempty"`
-	DurationMS int64             `json:"duration_ms"`
+	Name       string           `json:"name"` // proxy, dns, tcp, tls, http, file
+	OK         bool             `json:"ok"`
+	Detail     string           `json:"detail,omitempty"`
+	DurationMS int64            `json:"duration_ms"`
 	Error      *failure.Problem `json:"error,omitempty"`
 }
 
@@ -283,7 +283,7 @@ type oldTLSError struct {
 func (e *oldTLSError) Error() string {
 	return fmt.Sprintf("%v (the server offers only %s; gostrap requires TLS 1.2 or newer)", e.err, e.version)
 }
-func (e *oldTLSError) Unwrap() error         { return e.err }
+func (e *oldTLSError) Unwrap() error        { return e.err }
 func (e *oldTLSError) Class() failure.Class { return failure.TLSProtocol }
 
 // oldestVersion finds which older TLS version the server would speak, for the diagnosis only:
