@@ -201,7 +201,7 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		os.Remove(segStatePath(req.Partial))
 	}
 
-	st8 := &stream{c: c, req: req, f: f, h: h, tr: tr, limit: limit, have: have}
+	st8 := &stream{c: c, req: req, f: f, h: h, tr: tr, limit: limit, have: have, speed: c.newSpeedCheck(req.URL)}
 	var tries retries
 	for req.Size <= 0 || st8.have < req.Size {
 		before := st8.have
@@ -268,6 +268,8 @@ type stream struct {
 	limit   int64
 	have    int64
 	noRange bool // the server answered a Range request with 416: ask for the whole body
+	// speed spans the resumes: a trickle broken by stalls is still a trickle.
+	speed *speedCheck
 }
 
 // once makes one request and copies its body, reporting whether the file is complete.
@@ -337,10 +339,9 @@ func (s *stream) once(ctx context.Context) (done bool, err error) {
 	}
 
 	buf := make([]byte, 256<<10)
-	speed := s.c.newSpeedCheck(s.req.URL)
 	for {
 		n, rerr := body.Read(buf)
-		if err := speed.add(n); err != nil {
+		if err := s.speed.add(n); err != nil {
 			return false, err
 		}
 		if n > 0 {

@@ -421,6 +421,7 @@ func (s *segFetch) work(ctx context.Context, id int) {
 func (s *segFetch) chunkLoop(ctx context.Context, id, i int, resp *http.Response) {
 	lo, hi := s.chunkBounds(i)
 	var tries retries
+	speed := s.c.newSpeedCheck(s.req.URL) // across the chunk's resumes
 	for {
 		s.mu.Lock()
 		got, ferr := s.got[i], s.err
@@ -439,7 +440,7 @@ func (s *segFetch) chunkLoop(ctx context.Context, id, i int, resp *http.Response
 				return
 			}
 		}
-		n, err := s.copyChunk(ctx, id, i, lo+got, hi, resp)
+		n, err := s.copyChunk(ctx, id, i, lo+got, hi, resp, speed)
 		resp.Body.Close()
 		resp = nil
 		if err == nil {
@@ -463,7 +464,7 @@ func (s *segFetch) chunkLoop(ctx context.Context, id, i int, resp *http.Response
 }
 
 // copyChunk checks a range response and copies its body to [from, hi) of the file.
-func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, resp *http.Response) (int64, error) {
+func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, resp *http.Response, speed *speedCheck) (int64, error) {
 	if resp.StatusCode != http.StatusPartialContent {
 		return 0, statusError(resp)
 	}
@@ -485,7 +486,6 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 	buf := make([]byte, 256<<10)
 	off := from
 	began := time.Now()
-	speed := s.c.newSpeedCheck(s.req.URL)
 	for off < hi {
 		n, rerr := body.Read(buf)
 		if n > 0 {
