@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
@@ -63,7 +62,7 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	xo := archive.Options{Prefix: "go/", AfterFile: crashMidExtraction()}
+	xo := archive.Options{Prefix: "go/", AfterFile: extractionHook()}
 	if plan.ModesByRule {
 		xo.Modes = archive.ByRule
 	}
@@ -78,15 +77,15 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 		partial string // the cache file to keep once verified
 	)
 	if c.local != nil {
-		x, res, xerr, err = r.readLocal(c, dir, xo)
+		x, res, xerr, err = r.readLocal(ctx, c, dir, xo)
 	} else {
 		final := r.in.cache.Download(c.cacheName)
 		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 			return nil, &failure.DiskError{Op: "create", Path: filepath.Dir(final), Err: err}
 		}
-		unlock, lerr := lockedfile.MutexAt(final + ".lock").Lock()
+		unlock, lerr := layout.Lock(ctx, final+".lock")
 		if lerr != nil {
-			return nil, &failure.DiskError{Op: "lock", Path: final + ".lock", Err: lerr}
+			return nil, lerr
 		}
 		defer unlock()
 		partial = final + ".partial"
@@ -189,15 +188,20 @@ func writeMeta(dir string, m layout.Meta) error {
 	return nil
 }
 
-// crashMidExtraction is the crash-test checkpoint inside an extraction.
-func crashMidExtraction() func(int) {
-	if os.Getenv(layout.CrashEnv) != "mid-extraction" {
+// extractionHook is the test hooks' way into an extraction: the crash checkpoint after the
+// eighth file, and GOSTRAP_TEST_SLOW_FILES=D, a pause after every file that stands in for a
+// slow disk, so that a test can interrupt an extraction under way.
+func extractionHook() func(int) {
+	slow, _ := time.ParseDuration(os.Getenv("GOSTRAP_TEST_SLOW_FILES"))
+	crash := os.Getenv(layout.CrashEnv) == "mid-extraction"
+	if slow <= 0 && !crash {
 		return nil
 	}
 	return func(n int) {
 		if n == 8 {
 			layout.Checkpoint("mid-extraction")
 		}
+		time.Sleep(slow)
 	}
 }
 
@@ -218,7 +222,7 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string, xo 
 		}
 	}
 	if !c.zip {
-		if x, err = archive.New(dir, xo); err != nil {
+		if x, err = archive.New(ctx, dir, xo); err != nil {
 			return nil, res, nil, err
 		}
 		res, err, xerr = streamTarGz(ctx, in.client, req, x)
@@ -256,7 +260,7 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string, xo 
 		return nil, res, nil, &failure.DiskError{Op: "open", Path: req.Partial, Err: err}
 	}
 	defer f.Close()
-	x, xerr = extractZipFile(f, res.Size, req.Partial, dir, c, xo, nil)
+	x, xerr = extractZipFile(ctx, f, res.Size, req.Partial, dir, c, xo, nil)
 	return x, res, xerr, nil
 }
 
@@ -333,7 +337,7 @@ func (r *run) fetchZipOverlapped(ctx context.Context, c *candidate, req download
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		x, started, err := extractZipOverlapped(c, req.Partial, dir, xo, zp)
+		x, started, err := extractZipOverlapped(fctx, c, req.Partial, dir, xo, zp)
 		if err != nil {
 			cancel() // the zip is refused: stop fetching it
 		}
@@ -356,7 +360,7 @@ func (r *run) fetchZipOverlapped(ctx context.Context, c *candidate, req download
 
 // extractZipOverlapped waits for a zip's tail, reads its layout from there, and extracts each
 // entry as its bytes arrive.
-func extractZipOverlapped(c *candidate, partial, dir string, xo archive.Options, zp *zipProgress) (*archive.Extractor, bool, error) {
+func extractZipOverlapped(ctx context.Context, c *candidate, partial, dir string, xo archive.Options, zp *zipProgress) (*archive.Extractor, bool, error) {
 	tailStart, total, ok := zp.waitTail()
 	if !ok {
 		return nil, false, nil
@@ -376,7 +380,7 @@ func extractZipOverlapped(c *candidate, partial, dir string, xo archive.Options,
 		}
 		return total
 	}
-	x, err := extractZipFile(f, total, partial, dir, c, xo, func(f *zip.File) bool { return zp.waitPrefix(end(f)) })
+	x, err := extractZipFile(ctx, f, total, partial, dir, c, xo, func(f *zip.File) bool { return zp.waitPrefix(end(f)) })
 	return x, true, err
 }
 
@@ -396,12 +400,12 @@ func zipComplete(path string) bool {
 }
 
 // readLocal reads c from a bundle, hashing as it extracts: nothing is copied to the cache.
-func (r *run) readLocal(c *candidate, dir string, xo archive.Options) (x *archive.Extractor, res download.FetchResult, xerr, err error) {
+func (r *run) readLocal(ctx context.Context, c *candidate, dir string, xo archive.Options) (x *archive.Extractor, res download.FetchResult, xerr, err error) {
 	defer c.local.Close()
 	res = download.FetchResult{Size: c.size}
 	h := sha256.New()
 	if !c.zip {
-		if x, err = archive.New(dir, xo); err != nil {
+		if x, err = archive.New(ctx, dir, xo); err != nil {
 			return nil, res, nil, err
 		}
 		xerr = x.TarGz(io.TeeReader(c.local, h))
@@ -417,7 +421,7 @@ func (r *run) readLocal(c *candidate, dir string, xo archive.Options) (x *archiv
 		return nil, res, nil, &failure.DiskError{Op: "read", Path: c.url, Err: err}
 	}
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
-	x, xerr = extractZipFile(ra, c.size, "", dir, c, xo, nil)
+	x, xerr = extractZipFile(ctx, ra, c.size, "", dir, c, xo, nil)
 	return x, res, xerr, nil
 }
 
@@ -465,14 +469,14 @@ func streamTarGz(ctx context.Context, c *download.Client, req download.FetchRequ
 // extractZipFile extracts a zip: an official Windows archive (prefix go/) or a toolchain module
 // zip, which is first checked as a module zip with golang.org/x/mod/zip when it is a file on
 // disk (path set).
-func extractZipFile(ra io.ReaderAt, size int64, path, dir string, c *candidate, xo archive.Options, ready func(*zip.File) bool) (*archive.Extractor, error) {
+func extractZipFile(ctx context.Context, ra io.ReaderAt, size int64, path, dir string, c *candidate, xo archive.Options, ready func(*zip.File) bool) (*archive.Extractor, error) {
 	if c.ev.Format == verify.ModuleZip && path != "" {
 		m := module.Version{Path: verify.ToolchainModule, Version: c.ev.Want.Module}
 		if _, err := modzip.CheckZip(m, path); err != nil {
 			return nil, &archive.MalformedError{Err: fmt.Errorf("not a valid module zip: %w", err)}
 		}
 	}
-	x, err := archive.New(dir, xo)
+	x, err := archive.New(ctx, dir, xo)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 	}
 	rep.Version = v
 
-	unlock, err := in.layout.LockVersion(v)
+	unlock, err := in.layout.LockVersionContext(ctx, v)
 	if err != nil {
 		return rep, err
 	}
@@ -66,10 +66,14 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 			continue
 		}
 		st, err := r.tryWithin(ctx, s, v)
-		if err != nil {
-			if ctx.Err() != nil {
-				return rep, context.Cause(ctx)
+		if ctx.Err() != nil {
+			// Interrupted: nothing is installed, whatever this candidate got to.
+			if st != nil {
+				os.RemoveAll(st.dir)
 			}
+			return rep, context.Cause(ctx)
+		}
+		if err != nil {
 			if final(err) {
 				return rep, err
 			}

@@ -1,9 +1,7 @@
 package gostrap
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -188,7 +186,7 @@ func TestInstallStalledSource(t *testing.T) {
 			return
 		}
 		data, _ := fixture.Archive(name)
-		http.ServeContent(w, r, name, time.Time{}, &silentAfter{Reader: bytes.NewReader(data), at: size / 2, done: r.Context().Done()})
+		http.ServeContent(w, r, name, time.Time{}, mirrortest.SilentAfter(data, size/2, r.Context().Done()))
 	}))
 	defer stall.Close()
 	defer stall.CloseClientConnections()
@@ -212,22 +210,6 @@ func TestInstallStalledSource(t *testing.T) {
 	if rep.Bytes >= size {
 		t.Errorf("the mirror refetched the whole archive (%d bytes) instead of resuming", rep.Bytes)
 	}
-}
-
-// silentAfter reads until byte at, then says nothing until done.
-type silentAfter struct {
-	*bytes.Reader
-	at   int64
-	done <-chan struct{}
-}
-
-func (s *silentAfter) Read(p []byte) (int, error) {
-	pos := s.Size() - int64(s.Len())
-	if pos >= s.at {
-		<-s.done
-		return 0, io.ErrUnexpectedEOF
-	}
-	return s.Reader.Read(p[:min(int64(len(p)), s.at-pos)])
 }
 
 // Other platforms: the official Windows zip, and 32-bit ARM named armv6l by the site and arm by

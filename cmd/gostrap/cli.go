@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/gostrap/gostrap"
@@ -52,7 +51,7 @@ Exit codes: 0 installed, 1 other failure, 2 usage, 3 no source could serve the r
 // Main runs gostrap with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	stdout, stderr = redacting{stdout}, redacting{stderr}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signalContext(stderr)
 	defer stop()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -86,6 +85,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 0
 	default:
 		err = usagef("unknown command %q", cmd)
+	}
+	if ie, ok := context.Cause(ctx).(*interrupted); ok && err != nil {
+		// Whatever error the cancellation surfaced as, the run was interrupted.
+		fmt.Fprintf(stderr, "gostrap: error: %s\nhint: %s\n", ie, ie.Hint())
+		return ie.code()
 	}
 	return report(err, jsonOut, stderr)
 }

@@ -65,7 +65,7 @@ func TestScript(t *testing.T) {
 //	$OFFICIAL     official site (index + archives)
 //	$MIRROR       flat mirror
 //	$BADMIRROR    flat mirror whose archives have one byte flipped
-//	$STALLMIRROR  flat mirror that stops sending 40% into every archive
+//	$STALLMIRROR  flat mirror that falls silent 40% into every archive, however often resumed
 //	$PROXY        module proxy with the checksum database under /sumdb/
 //	$SUMDBKEY     the checksum database's verifier key
 //	$EVIL         official site whose go1.90.N archives are hostile (see evilArchives)
@@ -82,8 +82,13 @@ func setupScript(env *testscript.Env) error {
 		http.ServeContent(w, r, name, fixedTime, strings.NewReader(string(mirrortest.Flip(data, len(data)/2))))
 	}))
 	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data, _ := fixture.Archive(strings.TrimPrefix(r.URL.Path, "/golang/"))
-		mirrortest.Stall(fixture.MirrorHandler(), int64(len(data))*4/10).ServeHTTP(w, r)
+		name := strings.TrimPrefix(r.URL.Path, "/golang/")
+		data, ok := fixture.Archive(name)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, name, fixedTime, mirrortest.SilentAfter(data, int64(len(data))*4/10, r.Context().Done()))
 	}))
 	evil := httptest.NewServer(evilHandler(evilArchives(env.WorkDir)))
 	tlsOfficial := httptest.NewUnstartedServer(fixture.OfficialHandler())

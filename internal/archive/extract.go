@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -91,6 +92,7 @@ type Options struct {
 // (a duplicate name is refused) and no two names may differ only in case. Sizes are capped per
 // file and in total, and the count of entries too.
 type Extractor struct {
+	ctx    context.Context
 	root   *os.Root
 	dir    string
 	opts   Options
@@ -106,8 +108,9 @@ type Extractor struct {
 	dirs   map[string]*dirHandle
 }
 
-// New returns an extractor into dir, which must exist and be empty.
-func New(dir string, o Options) (*Extractor, error) {
+// New returns an extractor into dir, which must exist and be empty. It stops at the next entry
+// once ctx is done.
+func New(ctx context.Context, dir string, o Options) (*Extractor, error) {
 	if o.Limits.Files <= 0 {
 		o.Limits.Files = MaxFiles
 	}
@@ -121,7 +124,7 @@ func New(dir string, o Options) (*Extractor, error) {
 	if err != nil {
 		return nil, &failure.DiskError{Op: "open", Path: dir, Err: err}
 	}
-	return &Extractor{root: root, dir: dir, opts: o, prefix: o.Prefix, hashes: &verify.Hashes{},
+	return &Extractor{ctx: ctx, root: root, dir: dir, opts: o, prefix: o.Prefix, hashes: &verify.Hashes{},
 		folded: map[string]string{}, isDir: map[string]bool{}, dirs: map[string]*dirHandle{}}, nil
 }
 
@@ -181,6 +184,9 @@ func (x *Extractor) name(raw string, isDir bool) (string, error) {
 
 // claim counts an entry against the limits and refuses case-colliding names.
 func (x *Extractor) claim(raw, rel string, size int64, isFile bool) error {
+	if x.ctx.Err() != nil {
+		return context.Cause(x.ctx)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.files++

@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -185,7 +186,7 @@ func fuzzExtract(t *testing.T, extract func(*Extractor) error) {
 	if err := os.Mkdir(staging, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	x, err := New(staging, Options{Prefix: "go/"})
+	x, err := New(context.Background(), staging, Options{Prefix: "go/"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -35,7 +36,7 @@ func extractInto(t *testing.T, data []byte) (error, string) {
 }
 
 func extractLimited(t *testing.T, data []byte, staging string, l Limits) error {
-	x, err := New(staging, Options{Prefix: "go/", Limits: l})
+	x, err := New(context.Background(), staging, Options{Prefix: "go/", Limits: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestHostileZips(t *testing.T) {
 			root := t.TempDir()
 			staging := filepath.Join(root, "staging")
 			os.Mkdir(staging, 0o755)
-			x, _ := New(staging, Options{Prefix: "go/"})
+			x, _ := New(context.Background(), staging, Options{Prefix: "go/"})
 			defer x.Close()
 			zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 			if err == nil {

@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -72,6 +73,9 @@ func (x *Extractor) Zip(zr *zip.Reader, ready func(*zip.File) bool) error {
 	take := func() (entry, bool) {
 		mu.Lock()
 		defer mu.Unlock()
+		if ferr == nil && x.ctx.Err() != nil {
+			ferr = context.Cause(x.ctx)
+		}
 		if ferr != nil || next >= len(files) {
 			return entry{}, false
 		}

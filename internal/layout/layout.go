@@ -7,6 +7,7 @@ package layout
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -73,15 +74,16 @@ func (l Layout) LockDir() (func(), error) {
 // lockVersion takes the lock for installing v: a second install of the same version waits, then
 // finds it installed.
 func (l Layout) LockVersion(v string) (func(), error) {
+	return l.LockVersionContext(context.Background(), v)
+}
+
+// LockVersionContext is LockVersion that gives up waiting when ctx is done: an install
+// interrupted while another process installs the same version stops at once.
+func (l Layout) LockVersionContext(ctx context.Context, v string) (func(), error) {
 	if err := os.MkdirAll(l.state("locks"), 0o755); err != nil {
 		return nil, &failure.DiskError{Op: "create", Path: l.state("locks"), Err: err}
 	}
-	p := l.state("locks", l.Name(v)+".lock")
-	unlock, err := lockedfile.MutexAt(p).Lock()
-	if err != nil {
-		return nil, &failure.DiskError{Op: "lock", Path: p, Err: err}
-	}
-	return unlock, nil
+	return Lock(ctx, l.state("locks", l.Name(v)+".lock"))
 }
 
 // newStaging makes a fresh staging directory for v, removing what earlier runs that died
@@ -418,12 +420,49 @@ func (l Layout) GOROOTFor(raw string) (string, string, error) {
 	return l.GOROOT(v), v, nil
 }
 
-// CrashEnv names the checkpoint at which a crash test wants the process killed.
-const CrashEnv = "GOSTRAP_CRASH_AT"
+// Lock takes the file lock at path, shared with every gostrap process, giving up when ctx is
+// done (a lock acquired after that is released at once).
+func Lock(ctx context.Context, path string) (func(), error) {
+	type result struct {
+		unlock func()
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		u, err := lockedfile.MutexAt(path).Lock()
+		ch <- result{u, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, &failure.DiskError{Op: "lock", Path: path, Err: r.err}
+		}
+		return r.unlock, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.unlock()
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
+}
+
+// CrashEnv names the checkpoint at which a crash test wants the process killed, and HangEnv
+// one at which it wants the process stuck.
+const (
+	CrashEnv = "GOSTRAP_CRASH_AT"
+	HangEnv  = "GOSTRAP_TEST_HANG_AT"
+)
 
 // Checkpoint is the crash-test hook: when GOSTRAP_CRASH_AT names this point, the process kills
 // itself there, as a power cut would, so the tests can check what the next run finds.
 func Checkpoint(name string) {
+	if os.Getenv(HangEnv) == name {
+		// A step that ignores cancellation, for the test that a second interrupt ends the
+		// process anyway.
+		select {}
+	}
 	if at := os.Getenv(CrashEnv); at != "" && at == name {
 		p, _ := os.FindProcess(os.Getpid())
 		if runtime.GOOS == "windows" {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -251,4 +252,25 @@ func TreeDigest(root string, skip ...string) (string, error) {
 		h.Write([]byte(l + "\n"))
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// SilentAfter serves data up to byte at and then nothing, on every request, ranged or not,
+// until done: a server that stalls for good at one place, however often it is resumed.
+func SilentAfter(data []byte, at int64, done <-chan struct{}) io.ReadSeeker {
+	return &silentAfter{Reader: bytes.NewReader(data), at: at, done: done}
+}
+
+type silentAfter struct {
+	*bytes.Reader
+	at   int64
+	done <-chan struct{}
+}
+
+func (s *silentAfter) Read(p []byte) (int, error) {
+	pos := s.Size() - int64(s.Len())
+	if pos >= s.at {
+		<-s.done
+		return 0, io.ErrUnexpectedEOF
+	}
+	return s.Reader.Read(p[:min(int64(len(p)), s.at-pos)])
 }
