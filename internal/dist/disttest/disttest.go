@@ -200,8 +200,8 @@ type Shell struct {
 	Busybox bool
 }
 
-// Shells returns dash and busybox sh, each when installed (a missing one is logged and left
-// out; none at all skips the test).
+// Shells returns dash, busybox sh and bash, each when installed (a missing one is logged and
+// left out; none at all skips the test).
 func Shells(t testing.TB) []Shell {
 	t.Helper()
 	var shs []Shell
@@ -215,8 +215,11 @@ func Shells(t testing.TB) []Shell {
 	} else {
 		t.Logf("busybox is not installed (apt-get install busybox): not testing busybox sh")
 	}
+	if p, err := exec.LookPath("bash"); err == nil {
+		shs = append(shs, Shell{Name: "bash", Argv: []string{p}})
+	}
 	if len(shs) == 0 {
-		t.Skip("neither dash nor busybox is installed")
+		t.Skip("neither dash nor busybox nor bash is installed")
 	}
 	return shs
 }
