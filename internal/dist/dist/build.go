@@ -85,6 +85,10 @@ type Options struct {
 	Jobs int
 	// Log, when set, receives one line per step.
 	Log io.Writer
+	// WantSum, when set, is the h1 hash the module must have (a rebuild of a binary: its
+	// BuildInfo Main.Sum, see Embedded); Build fails with a *SumMismatchError before compiling
+	// anything when it does not.
+	WantSum string
 }
 
 // Binary is one built binary.
@@ -435,6 +439,9 @@ func (b *builder) build(ctx context.Context) (*Result, error) {
 	}
 	if res.Sum, err = dirhash.HashZip(filepath.Join(vdir, b.o.Version+".zip"), dirhash.Hash1); err != nil {
 		return nil, err
+	}
+	if b.o.WantSum != "" && res.Sum != b.o.WantSum {
+		return res, &SumMismatchError{Got: res.Sum, Want: b.o.WantSum}
 	}
 
 	if err := os.MkdirAll(out, 0o755); err != nil {

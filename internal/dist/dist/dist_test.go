@@ -147,6 +147,7 @@ func TestReproducible(t *testing.T) {
 	o2.Out = filepath.Join(t.TempDir(), "second", "out")
 	o2.GOCACHE = t.TempDir()
 	o2.Platforms = ps
+	o2.WantSum = r1.Sum // as gostrap rebuilding itself will ask (see dist.Embedded)
 	r2, err := dist.Build(ctx, o2)
 	if err != nil {
 		t.Fatal(err)
@@ -310,4 +311,29 @@ func TestAllPlatforms(t *testing.T) {
 		t.Errorf("SHA256SUMS differ:\n%s\n%s", s1, s2)
 	}
 	checkSums(t, o1.Out, s1, r1)
+}
+
+// TestWantSum: a rebuild whose source is not the one named is refused before compiling.
+func TestWantSum(t *testing.T) {
+	o := disttest.Options(t)
+	o.Out = t.TempDir()
+	o.Platforms = []dist.Platform{linuxAMD64}
+	o.WantSum = "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	start := time.Now()
+	_, err := dist.Build(context.Background(), o)
+	var sm *dist.SumMismatchError
+	if !errors.As(err, &sm) || sm.Want != o.WantSum || !strings.HasPrefix(sm.Got, "h1:") {
+		t.Fatalf("err = %v, want a SumMismatchError", err)
+	}
+	if _, err := os.Stat(filepath.Join(o.Out, linuxAMD64.Dir())); err == nil {
+		t.Errorf("built despite the mismatch")
+	}
+	t.Logf("refused in %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+// TestEmbedded: a test binary is not a dist build and carries no source.
+func TestEmbedded(t *testing.T) {
+	if a, v, s, ok := dist.Embedded(); ok || a != nil || v != "" || s != "" {
+		t.Errorf("Embedded() = %d bytes, %q, %q, %v in a test binary", len(a), v, s, ok)
+	}
 }
