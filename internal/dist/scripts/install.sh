@@ -51,8 +51,11 @@ while [ "$n" -gt 0 ]; do
 		;;
 	--tree=* | -tree=*) tree=${a#*=} ;;
 	-h | --help | -help)
-		sed -n '2,/^$/s/^# \{0,1\}//p' "$0" 2>/dev/null >&2 ||
-			say "usage: sh install.sh [--tree DIR|URL] [--no-verify] [VERSION] [gostrap install flags]"
+		if [ -f "$0" ]; then
+			sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+		else
+			echo "usage: sh install.sh [--tree DIR|URL] [--no-verify] [VERSION] [gostrap install flags]"
+		fi
 		exit 0
 		;;
 	*) set -- "$@" "$a" ;;

@@ -231,6 +231,13 @@ func testInstallSH(t *testing.T, sh disttest.Shell) {
 		r := disttest.Script{Args: []string{filepath.Join(dir, "install.sh")}, PATH: path}.Run(t, sh)
 		wantFail(t, r, 1, "SHA256SUMS: not found: this is not a gostrap tree")
 	})
+	t.Run("help", func(t *testing.T) {
+		f := newFixture(t)
+		r := disttest.Script{Args: []string{filepath.Join(f.tree, "install.sh"), "1.25", "--help"}, PATH: path, Env: f.env}.Run(t, sh)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "GOSTRAP_TREE=http://mirror.lan/go sh -s -- 1.25") || f.ran(t) != nil {
+			t.Errorf("--help: exit %d, stdout:\n%s", r.Code, r.Stdout)
+		}
+	})
 	t.Run("piped-without-tree", func(t *testing.T) {
 		r := disttest.Script{Args: []string{"-s", "--", "1.25"}, Stdin: scripts.InstallSH, PATH: path}.Run(t, sh)
 		wantFail(t, r, 1, "GOSTRAP_TREE=URL sh -s -- VERSION")
