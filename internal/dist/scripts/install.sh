@@ -8,7 +8,7 @@
 #
 # A piped script cannot know where it came from: name the tree with GOSTRAP_TREE (or --tree).
 # The script picks gostrap/<os>-<arch>/gostrap for this machine, checks its sha256 against
-# gostrap/SHA256SUMS (with sha256sum, shasum or openssl), and runs
+# gostrap/SHA256SUMS (with sha256sum, shasum, sha256 or openssl), and runs
 #   gostrap install --offline --bundle TREE ARGS...                              (tree on disk)
 #   gostrap install --official URL/ --mirror URL/ --goproxy URL ARGS...          (tree over http)
 # then prints the line that puts Go on PATH, or under GitHub Actions appends to $GITHUB_PATH.
@@ -104,13 +104,13 @@ if [ -n "$base" ]; then
 fi
 sumtool=
 if [ "$verify" = 1 ]; then
-	for t in sha256sum shasum openssl; do
+	for t in sha256sum shasum sha256 openssl; do
 		if command -v "$t" >/dev/null 2>&1; then
 			sumtool=$t
 			break
 		fi
 	done
-	[ -n "$sumtool" ] || die 1 "no sha256 tool (sha256sum, shasum or openssl) to check gostrap with: install one, or pass --no-verify to run it unchecked"
+	[ -n "$sumtool" ] || die 1 "no sha256 tool (sha256sum, shasum, sha256 or openssl) to check gostrap with: install one, or pass --no-verify to run it unchecked"
 else
 	say "warning: --no-verify: gostrap will run without its sha256 being checked"
 fi
@@ -199,6 +199,7 @@ if [ "$verify" = 1 ]; then
 	case $sumtool in
 	sha256sum) got=$(sha256sum <"$bin") ;;
 	shasum) got=$(shasum -a 256 <"$bin") ;;
+	sha256) got=$(sha256 -q <"$bin") ;; # FreeBSD
 	openssl) got=$(openssl dgst -sha256 <"$bin") && got=${got##* } ;;
 	esac || die 1 "$sumtool failed on gostrap/$name"
 	got=$(printf '%s' "${got%% *}" | tr 'A-F' 'a-f')

@@ -191,7 +191,7 @@ func testInstallSH(t *testing.T, sh disttest.Shell) {
 		f := newFixture(t)
 		bare := tools(t, sh)
 		r := disttest.Script{Args: []string{filepath.Join(f.tree, "install.sh"), "1.25"}, PATH: bare, Env: f.env}.Run(t, sh)
-		wantFail(t, r, 1, "error: no sha256 tool (sha256sum, shasum or openssl) to check gostrap with")
+		wantFail(t, r, 1, "error: no sha256 tool (sha256sum, shasum, sha256 or openssl) to check gostrap with")
 		if f.ran(t) != nil {
 			t.Fatalf("gostrap ran unchecked")
 		}
@@ -201,7 +201,7 @@ func testInstallSH(t *testing.T, sh disttest.Shell) {
 		}
 		wantArgs(t, f.ran(t), "install", "--json", "--offline", "--bundle", f.tree, "1.25")
 	})
-	for _, tool := range []string{"shasum", "openssl"} {
+	for _, tool := range []string{"shasum", "sha256", "openssl"} {
 		t.Run("with-"+tool, func(t *testing.T) {
 			if _, err := exec.LookPath(tool); err != nil {
 				t.Skipf("%s is not installed", tool)
