@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/gostrap/gostrap"
@@ -16,8 +18,40 @@ import (
 	"github.com/gostrap/gostrap/verify"
 )
 
-// Version is gostrap's own version.
+// Version is gostrap's own version: the module version recorded in the binary's build
+// information when there is one (dist builds, 'go install ...@vX.Y.Z', a build in a tagged
+// checkout), else this.
 var Version = "0.1.0-dev"
+
+func init() {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		Version = bi.Main.Version
+	}
+}
+
+// versionText is what 'gostrap version' prints: the version, then what the build information
+// says the binary was built from (module version and hash, VCS revision when stamped), by which
+// Go, for which platform.
+func versionText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "gostrap %s\n", Version)
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "module %s %s", bi.Main.Path, bi.Main.Version)
+	if bi.Main.Sum != "" {
+		fmt.Fprintf(&b, " %s", bi.Main.Sum)
+	}
+	b.WriteString("\n")
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+			fmt.Fprintf(&b, "%s %s\n", s.Key, s.Value)
+		}
+	}
+	fmt.Fprintf(&b, "%s %s/%s\n", bi.GoVersion, runtime.GOOS, runtime.GOARCH)
+	return b.String()
+}
 
 const usage = `gostrap installs Go toolchains, from wherever the network allows.
 
@@ -78,7 +112,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "mirror":
 		jsonOut, err = cmdMirror(ctx, args, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "gostrap %s\n", Version)
+		fmt.Fprint(stdout, versionText())
 		return 0
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
