@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,13 +34,18 @@ type candidate struct {
 // maxDownload caps an archive whose size no trusted index declares.
 const maxDownload = 1 << 30
 
-// newCandidate is the part every kind shares: the release asked for and its lookup.
+// newCandidate is the part every kind shares: the release asked for, and the checksum
+// database's lookup as a second proof when the run may use the module proxies (it is reached
+// through them).
 func (r *run) newCandidate(s *Source, v string, format verify.Format, name string) *candidate {
 	p := r.in.opts.Platform
-	return &candidate{src: s, cacheName: name, zip: strings.HasSuffix(name, ".zip"), max: maxDownload,
+	c := &candidate{src: s, cacheName: name, zip: strings.HasSuffix(name, ".zip"), max: maxDownload,
 		ev: verify.Evidence{Kind: verify.Kind(s.Kind), Format: format, File: name,
-			Want: verify.Release{Version: v, Platform: p.String(), Module: p.ToolchainVersion(v)}},
-		h1: r.lookupH1(v)}
+			Want: verify.Release{Version: v, Platform: p.String(), Module: p.ToolchainVersion(v)}}}
+	if s.Kind == KindProxy || (s.Kind == KindOfficial || s.Kind == KindMirror) && slices.Contains(r.in.opts.Sources, KindProxy) {
+		c.h1 = r.lookupH1(v)
+	}
+	return c
 }
 
 // candidate gathers the evidence for v from s (every kind but the proxy, which tries its list
@@ -87,6 +93,12 @@ func (r *run) mirrorCandidate(ctx context.Context, s *Source, v string) (*candid
 		c.ev.Index, c.size = claim, claim.Size
 		return c, nil
 	}
+	// Nothing else can vouch: the checksum database is asked, through the module proxies,
+	// whatever --sources says.
+	if !slices.Contains(r.in.opts.Sources, KindProxy) {
+		r.in.logf("no official index lists %s: asking the checksum database, through GOPROXY, to vouch for the mirror's archive", name)
+	}
+	c.h1 = r.lookupH1(v)
 	c.ev.SumDB = c.h1.claim(ctx, forever)
 	var se *verify.SecurityError
 	if c.ev.SumDB.Err != nil && !errors.As(c.ev.SumDB.Err, &se) && r.in.opts.InsecureTrustMirror {

@@ -37,7 +37,7 @@ type staged struct {
 // whether the tree may be installed. The staging tree is removed on any failure; a partial
 // download is kept for a later resume unless its bytes were proven bad.
 func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
-	if c.ev.SumDB == nil {
+	if c.ev.SumDB == nil && c.h1 != nil {
 		c.ev.SumDB = c.h1.claim(ctx, noWait)
 	}
 	plan, err := verify.Decide(c.ev)
@@ -141,7 +141,7 @@ func (r *run) decide(ctx context.Context, c *candidate, plan verify.Verdict, res
 			got.Extract = &archive.UnsafeError{Entry: c.cacheName, Reason: err.Error()}
 		}
 	}
-	if c.ev.SumDB == nil && c.ev.Kind != verify.FromCache {
+	if c.ev.SumDB == nil && c.h1 != nil {
 		wait := briefly
 		if plan.NeedSumDB {
 			wait = forever

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -84,9 +85,14 @@ func (in *Installer) Sources(ctx context.Context) (*Sources, error) {
 	kinds := in.opts.Sources
 	if in.opts.Offline {
 		kinds = []Kind{KindBundle, KindCache}
-	} else {
+	} else if slices.Contains(kinds, KindOfficial) || slices.Contains(kinds, KindMirror) {
+		// Official indexes serve official bytes, and vouch for mirrors' archives; with neither
+		// kind asked for, they are not contacted at all.
 		for _, u := range configured(in.opts.Official, mirror.CatalogueOfficial) {
 			set.Official = append(set.Official, &Source{Kind: KindOfficial, URL: mirror.NormalizeBase(u.url), Builtin: u.builtin})
+		}
+		if !slices.Contains(kinds, KindOfficial) && len(set.Official) > 0 {
+			in.logf("--sources has no official: the official index is asked only to vouch for the mirrors' archives")
 		}
 	}
 	for _, k := range kinds {
@@ -163,19 +169,28 @@ func configured(user, catalogue []string) []configuredURL {
 
 // goEnv returns GOPROXY and GOSUMDB as the go command sees them, options first. GONOSUMDB
 // is not read: it never exempts golang.org/toolchain.
+//
+// The go command is asked (a subprocess) only when GOPROXY is given neither as an option nor in
+// the environment: a GOPROXY given means the user said where modules come from.
 func (in *Installer) goEnv(ctx context.Context) map[string]string {
 	in.envOnce.Do(func() {
 		in.env = map[string]string{"GOPROXY": in.opts.GOPROXY, "GOSUMDB": in.opts.GOSUMDB}
-		var ask []string
 		for k, v := range in.env {
-			if v == "" {
+			if e, ok := os.LookupEnv(k); v == "" && ok {
+				in.env[k] = e
+			}
+		}
+		if in.env["GOPROXY"] != "" {
+			return
+		}
+		var ask []string
+		for _, k := range []string{"GOPROXY", "GOSUMDB"} {
+			if in.env[k] == "" {
 				ask = append(ask, k)
 			}
 		}
-		if len(ask) > 0 {
-			for k, v := range mirror.GoEnv(ctx, ask...) {
-				in.env[k] = v
-			}
+		for k, v := range mirror.GoEnv(ctx, ask...) {
+			in.env[k] = v
 		}
 	})
 	return in.env

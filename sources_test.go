@@ -1,0 +1,131 @@
+package gostrap
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gostrap/gostrap/internal/mirrortest"
+)
+
+// counting serves h and counts the requests.
+func counting(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// --sources means what it says: kinds it leaves out are not contacted. The one exception, the
+// official index, is asked only to vouch for a mirror's archive.
+func TestSourcesMeansWhatItSays(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	official, officialHits := counting(t, fixture.OfficialHandler())
+	mirrorSrv, mirrorHits := counting(t, fixture.MirrorHandler())
+	proxy, proxyHits := counting(t, fixture.ProxyHandler())
+	for _, tc := range []struct {
+		name                string
+		sources             []Kind
+		official, mir, prox bool // contacted
+		kind                string
+	}{
+		{"proxy", []Kind{KindProxy}, false, false, true, "proxy"},
+		{"official", []Kind{KindOfficial}, true, false, false, "official"},
+		{"mirror, vouched for by the official index", []Kind{KindMirror}, true, true, false, "mirror"},
+		{"bundle, official", []Kind{KindBundle, KindOfficial}, true, false, false, "official"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			officialHits.Store(0)
+			mirrorHits.Store(0)
+			proxyHits.Store(0)
+			o := testOptions(t, s)
+			o.Official = []string{official.URL + "/dl/"}
+			o.Mirrors = []string{mirrorSrv.URL + "/golang/"}
+			o.GOPROXY = proxy.URL
+			o.Sources = tc.sources
+			rep, err := install(t, mustInstaller(t, o), "1.22.3")
+			if err != nil || rep.Source.Kind != tc.kind {
+				t.Fatalf("%v %+v", err, rep.Source)
+			}
+			got := [3]bool{officialHits.Load() > 0, mirrorHits.Load() > 0, proxyHits.Load() > 0}
+			if want := [3]bool{tc.official, tc.mir, tc.prox}; got != want {
+				t.Fatalf("contacted official, mirror, proxy: %v (requests %d %d %d), want %v", got,
+					officialHits.Load(), mirrorHits.Load(), proxyHits.Load(), want)
+			}
+		})
+	}
+}
+
+// A GOPROXY given (option or environment) means no go command is run to ask for it.
+func TestGivenGOPROXYRunsNoGoCommand(t *testing.T) {
+	bin := gostrapBinary(t)
+	s := mirrortest.Start(t, fixture)
+	fake := t.TempDir()
+	marker := filepath.Join(fake, "go-was-run")
+	os.WriteFile(filepath.Join(fake, "go"), []byte("#!/bin/sh\ntouch "+marker+"\necho\necho\n"), 0o755)
+	tmp := t.TempDir()
+	for _, env := range [][]string{
+		{"GOPROXY=" + s.ProxyURL()},
+		{"GOPROXY=", "GOSTRAP_GOPROXY_FLAG=1"},
+	} {
+		os.Remove(marker)
+		args := []string{"install", "1.22.3", "--sources", "proxy"}
+		if env[len(env)-1] == "GOSTRAP_GOPROXY_FLAG=1" {
+			args = append(args, "--goproxy", s.ProxyURL())
+		}
+		e := procEnv(s, filepath.Join(tmp, "go"), filepath.Join(tmp, "cache"), env...)
+		e = append(e, "PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+		e = withoutEnv(e, "GOSUMDB")
+		e = append(e, "GOSUMDB="+s.GOSUMDB())
+		if out, err := runProc(e, bin, args...); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%v: the go command was run", env)
+		}
+		os.RemoveAll(filepath.Join(tmp, "go"))
+	}
+	// Nor for GOSUMDB, when only GOPROXY is given (the install then looks for sum.golang.org's
+	// records in the test's proxy and fails: what matters is that no go command ran).
+	os.Remove(marker)
+	e0 := withoutEnv(procEnv(s, filepath.Join(tmp, "go"), filepath.Join(tmp, "cache")), "GOSUMDB")
+	e0 = append(e0, "PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+	runProc(e0, bin, "install", "1.22.3", "--sources", "proxy", "--goproxy", s.ProxyURL())
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("GOPROXY given, GOSUMDB not: the go command was run")
+	}
+
+	// With no GOPROXY at all and the proxy kind in use, it is; with the proxy kind left out,
+	// GOPROXY is never needed.
+	e := procEnv(s, filepath.Join(tmp, "go"), filepath.Join(tmp, "cache"))
+	e = withoutEnv(e, "GOPROXY")
+	e = append(e, "PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := runProc(e, bin, "install", "1.22.3", "--sources", "official"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the go command was asked for GOPROXY with the proxy kind left out")
+	}
+	os.RemoveAll(filepath.Join(tmp, "go"))
+	runProc(e, bin, "install", "1.22.3", "--sources", "proxy")
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("the go command was not asked for GOPROXY when nothing gave it")
+	}
+}
+
+func withoutEnv(env []string, key string) []string {
+	var out []string
+	for _, e := range env {
+		if len(e) > len(key) && e[:len(key)+1] == key+"=" {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
