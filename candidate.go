@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gostrap/gostrap/internal/layout"
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/verify"
 )
@@ -26,7 +27,9 @@ type candidate struct {
 	max       int64  // cap when size is unknown
 	// local is a bundle's file, opened in place: nothing is copied to the cache.
 	local fs.File
-	ev    verify.Evidence
+	// cached is the record of the download a cache candidate replays: kept as it is.
+	cached *layout.Record
+	ev     verify.Evidence
 	// h1 is the checksum-database lookup for the release's toolchain module, running alongside.
 	h1 *h1Lookup
 }
@@ -192,7 +195,7 @@ func (r *run) cachedCandidate(s *Source, v string) (*candidate, error) {
 			format = verify.ModuleZip
 		}
 		c := r.newCandidate(s, v, format, name)
-		c.size = rec.Size
+		c.size, c.cached = rec.Size, rec
 		c.url = "file://" + filepath.ToSlash(r.in.cache.Download(name))
 		// Records from before they carried the release are known by their file's name.
 		version, platform := rec.Version, rec.Platform
@@ -225,6 +228,18 @@ func (in *Installer) cachedVersions() []mirror.Version {
 		}
 	}
 	return out
+}
+
+// hasCached reports whether the download cache holds a verified download of v.
+func (r *run) hasCached(v string) bool {
+	return slices.ContainsFunc(r.in.cachedVersions(), func(c mirror.Version) bool { return c.Version == v })
+}
+
+// resolveFromCache resolves spec against the releases verified earlier and kept in the cache.
+// The rollback floor does not apply: these are this machine's own verified downloads.
+func (r *run) resolveFromCache(spec mirror.Spec) (string, bool) {
+	v, err := mirror.Resolve(spec, r.in.cachedVersions())
+	return v, err == nil
 }
 
 // archiveOf finds v's archive for p in an official index.

@@ -119,9 +119,14 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 		return nil, err
 	}
 	if partial != "" {
-		// Keep the verified download for reinstalls and offline use.
-		r.in.cache.Keep(partial, c.cacheName, layout.Record{Size: res.Size, SHA256: res.SHA256, Version: v,
-			Platform: c.ev.Want.Platform, Verified: meta.Verified, Source: meta.Source, Time: meta.InstalledAt})
+		// Keep the verified download for reinstalls and offline use; a replay of the cache
+		// keeps the record of its first verification.
+		rec := layout.Record{Size: res.Size, SHA256: res.SHA256, Version: v, Platform: c.ev.Want.Platform,
+			Verified: meta.Verified, Source: meta.Source, Time: meta.InstalledAt}
+		if c.cached != nil {
+			rec = *c.cached
+		}
+		r.in.cache.Keep(partial, c.cacheName, rec)
 	}
 	return &staged{dir: dir, meta: meta, fetched: res.Fetched}, nil
 }

@@ -47,6 +47,14 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		r.probe(ctx)
 	}
 	v, err := r.resolve(ctx, spec)
+	if err != nil && !in.opts.Offline && ctx.Err() == nil && !final(err) {
+		// No index answered: the offline branch resolves from what this machine verified before.
+		if cv, ok := r.resolveFromCache(spec); ok {
+			rep.offline("no index answered, so " + spec.String() + " was resolved from the releases verified earlier and kept in the download cache")
+			in.logf("%s; it is %s", rep.Offline, cv)
+			v, err = cv, nil
+		}
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -81,8 +89,27 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		}
 		return rep, r.finish(st, v)
 	}
-	// Nothing configured could serve: look for a bundle on mounted media, as a person would
-	// reach for the USB stick.
+	// Every online source failed: the offline branch, without a flag. First a release verified
+	// earlier and kept in the cache (trusted only through the record of that verification,
+	// checked again against the bytes), then a bundle on mounted media, as a person would reach
+	// for the USB stick.
+	if !in.opts.Offline {
+		cache := &Source{Kind: KindCache, URL: in.cache.Download("")}
+		if r.hasCached(v) {
+			st, err := r.tryWithin(ctx, cache, v)
+			if err == nil {
+				rep.offline("every online source failed, so the release verified earlier and kept in the download cache was used")
+				in.logf("%s", rep.Offline)
+				return rep, r.finish(st, v)
+			}
+			if ctx.Err() != nil {
+				return rep, context.Cause(ctx)
+			}
+			if final(err) {
+				return rep, err
+			}
+		}
+	}
 	note := ""
 	if slices.Contains(in.opts.Sources, KindBundle) && len(in.opts.Bundles) == 0 {
 		found := offline.Locate(offline.MediaPatterns())
@@ -91,6 +118,9 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 			in.logf("trying the bundle found at %s", p)
 			st, err := r.tryWithin(ctx, s, v)
 			if err == nil {
+				if !in.opts.Offline {
+					rep.offline("every online source failed, so the bundle found at " + p + " was used")
+				}
 				return rep, r.finish(st, v)
 			}
 			if final(err) {

@@ -22,8 +22,19 @@ type Report struct {
 	DurationMS int64     `json:"duration_ms"`
 	// AlreadyInstalled is true when the version was present and intact: nothing was done.
 	AlreadyInstalled bool `json:"already_installed"`
+	// Offline says why the install took the offline branch without --offline (every online
+	// source failed), when it did.
+	Offline string `json:"offline,omitempty"`
 	// Error is the final failure, when the install failed.
 	Error *failure.Problem `json:"error,omitempty"`
+}
+
+// offline adds why the install took the offline branch.
+func (r *Report) offline(why string) {
+	if r.Offline != "" {
+		r.Offline += "; "
+	}
+	r.Offline += why
 }
 
 // SourceRef names where the installed bytes came from.

@@ -129,3 +129,42 @@ func withoutEnv(env []string, key string) []string {
 	}
 	return out
 }
+
+// With every online source down, a reinstall takes the offline branch without a flag: the
+// release verified earlier and kept in the cache, trusted through the record of that
+// verification, and the report says why.
+func TestReinstallWithEverySourceDown(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	o := testOptions(t, s)
+	if _, err := install(t, mustInstaller(t, o), "1.22.3"); err != nil {
+		t.Fatal(err)
+	}
+	in := mustInstaller(t, o)
+	if _, err := in.Uninstall("1.22.3"); err != nil {
+		t.Fatal(err)
+	}
+	closed := mirrortest.ClosedURL()
+	o.Official, o.Mirrors, o.GOPROXY = []string{closed}, []string{closed}, closed
+	for _, spec := range []string{"1.22.3", "1.22"} {
+		rep, err := install(t, mustInstaller(t, o), spec)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		if rep.Source.Kind != "cache" || rep.Offline == "" || rep.Verified.Method != "sha256+sumdb-tree" && rep.Verified.Method != "sha256" {
+			t.Fatalf("%s: source %+v, verified %+v, offline %q", spec, rep.Source, rep.Verified, rep.Offline)
+		}
+		t.Logf("%s: %s; verified by %s (%s)", spec, rep.Offline, rep.Verified.Method, rep.Verified.TrustedBy)
+		if _, err := in.Uninstall("1.22.3"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A cached file changed since: refused, never installed.
+	name := mirrortest.Host.ArchiveName("go1.22.3")
+	cached := filepath.Join(o.CacheDir, "dl", name)
+	data, _ := os.ReadFile(cached)
+	os.WriteFile(cached, mirrortest.Flip(data, len(data)/2), 0o644)
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err == nil || rep.ExitCode() != ExitVerification {
+		t.Fatalf("a changed cache file: exit %d, %v", rep.ExitCode(), err)
+	}
+}

@@ -198,6 +198,9 @@ func cmdInstall(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 			fmt.Fprintf(stdout, "gostrap: installed %s in %s\n  from %s %s\n  verified by %s (%s)\n",
 				rep.Version, rep.GOROOT, rep.Source.Kind, rep.Source.URL, rep.Verified.Method, rep.Verified.Digest)
 		}
+		if rep.Offline != "" {
+			fmt.Fprintf(stdout, "  offline: %s\n", rep.Offline)
+		}
 	}
 	if err != nil && !c.json && !c.quiet {
 		printAttempts(stderr, rep)
