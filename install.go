@@ -47,7 +47,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		r.probe(ctx)
 	}
 	v, err := r.resolve(ctx, spec)
-	if err != nil && !in.opts.Offline && ctx.Err() == nil && !final(err) {
+	if err != nil && !in.opts.Offline && ctx.Err() == nil && !final(err) && !rep.suspect() {
 		// No index answered: the offline branch resolves from what this machine verified before.
 		if cv, ok := r.resolveFromCache(spec); ok {
 			rep.offline("no index answered, so " + spec.String() + " was resolved from the releases verified earlier and kept in the download cache")
@@ -93,7 +93,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 	// earlier and kept in the cache (trusted only through the record of that verification,
 	// checked again against the bytes), then a bundle on mounted media, as a person would reach
 	// for the USB stick.
-	if !in.opts.Offline {
+	if !in.opts.Offline && !rep.suspect() {
 		cache := &Source{Kind: KindCache, URL: in.cache.Download("")}
 		if r.hasCached(v) {
 			st, err := r.tryWithin(ctx, cache, v)

@@ -29,6 +29,17 @@ type Report struct {
 	Error *failure.Problem `json:"error,omitempty"`
 }
 
+// suspect reports whether a source failed verification: a possible attack, which the
+// offline branch must not paper over.
+func (r *Report) suspect() bool {
+	for _, a := range r.Attempts {
+		if a.Error != nil && a.Error.Class.Verification() {
+			return true
+		}
+	}
+	return false
+}
+
 // offline adds why the install took the offline branch.
 func (r *Report) offline(why string) {
 	if r.Offline != "" {
