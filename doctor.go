@@ -158,7 +158,7 @@ func (in *Installer) settings(ctx context.Context) []Setting {
 	if len(in.opts.Download.Resolve) > 0 {
 		resolve = strings.Join(in.opts.Download.Resolve, ", ")
 	}
-	goproxy := "(catalogue) " + mirror.CatalogueProxies
+	goproxy := "(catalogue, falls through on any error) " + mirror.CatalogueProxies.String()
 	if list, builtin, err := in.proxyList(ctx); err != nil {
 		goproxy = "invalid: " + err.Error()
 	} else if !builtin {

@@ -198,15 +198,14 @@ func (in *Installer) goEnv(ctx context.Context) map[string]string {
 
 func (in *Installer) proxyList(ctx context.Context) (mirror.ProxyList, bool, error) {
 	v := in.goEnv(ctx)["GOPROXY"]
-	builtin := false
 	if v == "" {
-		v, builtin = mirror.CatalogueProxies, true
+		return mirror.CatalogueProxies, true, nil
 	}
 	list, err := mirror.ParseGOPROXY(v)
 	if err != nil {
 		return nil, false, err
 	}
-	return list, builtin, nil
+	return list, false, nil
 }
 
 // SumDB returns the checksum-database client, configured from GOSUMDB and reached through the

@@ -1,14 +1,18 @@
 package gostrap
 
 import (
+	"crypto/tls"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gostrap/gostrap/internal/mirrortest"
+	"github.com/gostrap/gostrap/mirror"
 )
 
 // counting serves h and counts the requests.
@@ -167,4 +171,39 @@ func TestReinstallWithEverySourceDown(t *testing.T) {
 	if err == nil || rep.ExitCode() != ExitVerification {
 		t.Fatalf("a changed cache file: exit %d, %v", rep.ExitCode(), err)
 	}
+}
+
+// With nothing configured, the catalogue's proxies fall through on any error: go.dev (direct)
+// refused, the first community proxy refused, the second serves. The public hosts are pinned
+// with --resolve to loopback addresses of their own (127.0.0.0/8), the serving one on port 443
+// with a certificate for its name from a CA the test trusts.
+func TestCatalogueProxiesFallThrough(t *testing.T) {
+	s := mirrortest.Start(t, fixture)
+	ca := mirrortest.NewCA("Catalogue Test CA")
+	host := strings.TrimPrefix(mirror.CatalogueProxies[2].URL, "https://")
+	l, err := net.Listen("tcp", "127.0.0.2:443")
+	if err != nil {
+		t.Skip("cannot listen on 127.0.0.2:443 (needs root):", err)
+	}
+	srv := httptest.NewUnstartedServer(fixture.ProxyHandler())
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(mirrortest.LeafOptions{Hosts: []string{host}})}}
+	srv.StartTLS()
+	defer srv.Close()
+	t.Setenv("PATH", t.TempDir()) // no go command to ask for GOPROXY
+	t.Setenv("GOPROXY", "")
+	o := testOptions(t, s)
+	o.GOPROXY = ""
+	o.Sources = []Kind{KindProxy}
+	o.Download.CAFile = ca.WriteFile(t.TempDir())
+	o.Download.Resolve = []string{"go.dev:443:127.0.0.3", "goproxy.cn:443:127.0.0.4", host + ":443:127.0.0.2"}
+	rep, err := install(t, mustInstaller(t, o), "1.22.3")
+	if err != nil {
+		t.Fatalf("%v\n%+v", err, rep.Attempts)
+	}
+	if rep.Verified.Method != "sumdb" || !strings.Contains(rep.Source.URL, host) {
+		t.Fatalf("installed from %+v, verified %+v", rep.Source, rep.Verified)
+	}
+	t.Logf("installed from %s after go.dev and goproxy.cn refused", rep.Source.URL)
 }

@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"net/url"
-	"strings"
 )
 
 // The catalogue of public sources gostrap knows without being told. A kind's catalogue entries
@@ -25,9 +24,16 @@ var CatalogueMirrors = []string{
 }
 
 // CatalogueProxies are used when neither GOPROXY nor a go command says which module proxy to
-// use. "direct" is the toolchain module's own home (DirectToolchainBase); the community proxies
-// serve the checksum database too, and every zip is checked against it.
-var CatalogueProxies = "direct,https://goproxy.cn,https://goproxy.io"
+// use: the toolchain module's own home ("direct", DirectToolchainBase), then public community
+// proxies that serve the checksum database too, every zip checked against it. The list falls
+// through on any error ("|"): where go.dev is blocked, the next proxy is tried. A GOPROXY the
+// user gives keeps the go command's exact semantics, in which "direct" ends the list; so the
+// catalogue is a list built here, never parsed like GOPROXY.
+var CatalogueProxies = ProxyList{
+	{URL: "direct", FallBackOnError: true},
+	{URL: "https://goproxy.cn", FallBackOnError: true},
+	{URL: "https://goproxy.io"},
+}
 
 // DirectToolchainBase is where golang.org/toolchain lives when fetched "direct": its go-import
 // tag is `golang.org/toolchain mod https://go.dev/dl/mod`, a module proxy.
@@ -37,7 +43,11 @@ const DirectToolchainBase = "https://go.dev/dl/mod"
 // roots unless something in the path re-signs them.
 func PublicHosts() map[string]bool {
 	hosts := map[string]bool{}
-	for _, lists := range [][]string{CatalogueOfficial, CatalogueMirrors, strings.Split(CatalogueProxies, ","), {DirectToolchainBase}} {
+	proxies := []string{DirectToolchainBase}
+	for _, e := range CatalogueProxies {
+		proxies = append(proxies, e.URL)
+	}
+	for _, lists := range [][]string{CatalogueOfficial, CatalogueMirrors, proxies} {
 		for _, u := range lists {
 			if p, err := url.Parse(u); err == nil && p.Hostname() != "" {
 				hosts[p.Hostname()] = true
