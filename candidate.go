@@ -153,6 +153,10 @@ func (r *run) bundleCandidate(ctx context.Context, s *Source, v string) (*candid
 	if !ok {
 		return nil, &mirror.NotFoundError{Spec: mirror.Spec{Kind: mirror.Exact, Version: v + " for " + p.String() + " in the bundle"}}
 	}
+	if e.H1 == "" {
+		return nil, &verify.UntrustedError{File: v + " " + p.String() + " in " + t.Path,
+			Why: errors.New("the tree was made while the checksum database was unreachable, so it holds no proof to check offline; serve it and install with --official")}
+	}
 	db, err := r.in.SumDB(ctx)
 	if err != nil {
 		return nil, err

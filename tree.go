@@ -2,10 +2,12 @@ package gostrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +44,12 @@ type TreeReport struct {
 	Reused   int             `json:"files_reused"`
 	Added    int             `json:"files_added"`
 	Attempts []Attempt       `json:"attempts"`
-	Failed   []string        `json:"failed,omitempty"`
+	// Failed lists the releases that could not be added at all.
+	Failed []string `json:"failed,omitempty"`
+	// Missing lists what releases that were added lack, and why: a tree holds what the
+	// sources that answered could give (module zips from a proxy, archives from an official
+	// index, proofs from the checksum database), and says what they could not.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // SyncTree makes or updates a release tree: for each release and platform, the checksum
@@ -81,7 +88,11 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 	var firstErr error
 	for _, v := range versions {
 		for _, p := range o.Platforms {
-			e, err := r.syncRelease(ctx, w, db, o, v, p, rep)
+			e, missing, err := r.syncRelease(ctx, w, db, o, v, p, rep)
+			for _, m := range missing {
+				in.logf("%s %s: %s", v, p, m)
+				rep.Missing = append(rep.Missing, v+" "+p.String()+": "+m)
+			}
 			if err != nil {
 				in.logf("%s %s: %v", v, p, firstLine(err.Error()))
 				rep.Failed = append(rep.Failed, v+" "+p.String()+": "+firstLine(err.Error()))
@@ -108,8 +119,11 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 		os.RemoveAll(dir)
 	}
 	if firstErr != nil {
-		return rep, fmt.Errorf("%d of %d releases could not be added (the rest are in %s): %w",
-			len(rep.Failed), len(versions)*len(o.Platforms), o.Out, firstErr)
+		what := fmt.Sprintf("%d of %d releases could not be added", len(rep.Failed), len(versions)*len(o.Platforms))
+		if len(rep.Entries) > 0 {
+			what += fmt.Sprintf(" (the other %d are in %s)", len(rep.Entries), o.Out)
+		}
+		return rep, fmt.Errorf("%s: %w", what, firstErr)
 	}
 	return rep, nil
 }
@@ -207,54 +221,111 @@ func (r *run) prove(ctx context.Context, w *offline.Writer, module string) (stri
 	return h1, nil
 }
 
-// syncRelease brings one release for one platform into the tree.
-func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (offline.Entry, error) {
+// syncRelease brings one release for one platform into the tree: whatever the sources that
+// answer can give, each part verified. missing says what the entry lacks and why; err is a
+// release that could not be added at all, or a failure that ends the sync (an attack, the disk).
+func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (e offline.Entry, missing []string, err error) {
 	module := p.ToolchainVersion(v)
-	e := offline.Entry{Version: v, Platform: p.String(), Module: module,
-		Record: offline.SumDBPath(db.Name, "/lookup/"+verify.ToolchainModule+"@"+module)}
+	e = offline.Entry{Version: v, Platform: p.String(), Module: module}
+	record := offline.SumDBPath(db.Name, "/lookup/"+verify.ToolchainModule+"@"+module)
 	prev, hadPrev := w.Previous(v, p.String())
+	var proofErr error
 	if hadPrev && prev.H1 != "" && w.Have(prev.Record) {
-		e.H1 = prev.H1
+		e.H1, e.Record = prev.H1, prev.Record
 		rep.Reused++
+	} else if h1, err := r.prove(ctx, w, module); err == nil {
+		e.H1, e.Record = h1, record
+	} else if final(err) || ctx.Err() != nil {
+		return e, nil, err
 	} else {
-		h1, err := r.prove(ctx, w, module)
-		if err != nil {
-			return e, fmt.Errorf("no checksum-database proof for %s, so the release could not be verified offline: %w", module, err)
-		}
-		e.H1 = h1
+		proofErr = err
+		missing = append(missing, "no checksum-database proof (the database could not be reached: "+firstLine(failure.Explain(err).Message)+
+			"), so the release cannot be verified offline from this tree")
 	}
 	want := verify.Release{Version: v, Platform: p.String(), Module: module}
-	proof := &verify.SumDBClaim{Module: module, H1: e.H1, DB: db.Name}
+	var proof *verify.SumDBClaim
+	if e.H1 != "" {
+		proof = &verify.SumDBClaim{Module: module, H1: e.H1, DB: db.Name}
+	}
+	var errs []error
 	if o.Zips {
 		zp := offline.ZipPath(module)
-		if w.Have(zp) {
+		switch {
+		case w.Have(zp) && proof != nil:
 			rep.Reused++
-		} else if err := r.fetchTreeZip(ctx, w, zp, want, proof, rep); err != nil {
-			return e, err
+			e.Zip = zp
+		case proof == nil:
+			missing = append(missing, "no module zip: only the checksum database can vouch for it")
+			errs = append(errs, proofErr)
+		default:
+			if err := r.fetchTreeZip(ctx, w, zp, want, proof, rep); err != nil {
+				if final(err) || ctx.Err() != nil {
+					return e, missing, err
+				}
+				missing = append(missing, "no module zip: "+r.unreachable(err, KindProxy))
+				errs = append(errs, err)
+			} else {
+				e.Zip = zp
+			}
 		}
-		e.Zip = zp
 	}
 	if o.Archives {
 		ap := p.ArchiveName(v)
-		if hadPrev && prev.Archive == ap && w.Have(ap) {
-			e.OfficialSHA256 = prev.OfficialSHA256
+		if hadPrev && prev.Archive == ap && w.Have(ap) && (proof != nil || prev.OfficialSHA256) {
+			e.Archive, e.OfficialSHA256 = ap, prev.OfficialSHA256
 			rep.Reused++
-		} else {
-			official, err := r.fetchTreeArchive(ctx, w, ap, want, proof, rep)
-			if err != nil {
-				return e, err
+		} else if official, err := r.fetchTreeArchive(ctx, w, ap, want, proof, rep); err != nil {
+			if final(err) || ctx.Err() != nil {
+				return e, missing, err
 			}
-			e.OfficialSHA256 = official
+			missing = append(missing, "no release archive: "+r.unreachable(err, KindOfficial, KindMirror))
+			errs = append(errs, err)
+		} else {
+			e.Archive, e.OfficialSHA256 = ap, official
 		}
-		e.Archive = ap
 	}
-	return e, nil
+	if e.Zip == "" && e.Archive == "" {
+		return e, missing, errors.Join(errs...)
+	}
+	return e, missing, nil
+}
+
+// unreachable says why the sources of the given kinds could not serve a file: none is
+// configured (or --sources leaves them out), or they are configured and each failed as the
+// report's attempts say.
+func (r *run) unreachable(err error, kinds ...Kind) string {
+	var causes []string
+	seen := map[*Source]bool{}
+	for _, s := range r.srcs.Order {
+		if !slices.Contains(kinds, s.Kind) || seen[s] {
+			continue
+		}
+		seen[s] = true
+		for i := len(r.rep.Attempts) - 1; i >= 0; i-- {
+			a := r.rep.Attempts[i]
+			if a.Source == failure.Redact(s.URL) && a.Kind == string(s.Kind) && a.Error != nil {
+				causes = append(causes, fmt.Sprintf("%s %s: %s", s.Kind, a.Source, a.Error.Class))
+				break
+			}
+		}
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	if len(seen) == 0 {
+		return "no " + strings.Join(names, " or ") + " source configured (or --sources leaves them out)"
+	}
+	if len(causes) == 0 {
+		return firstLine(failure.Explain(err).Message)
+	}
+	return strings.Join(names, " and ") + " sources configured but unreachable (" + strings.Join(causes, "; ") + ")"
 }
 
 // fetchTreeZip fetches a toolchain module zip through the GOPROXY sources into the tree, and
 // puts it to verify.Decide with the proven record.
 func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp string, want verify.Release, proof *verify.SumDBClaim, rep *TreeReport) error {
-	var lastErr error = &NoSourceError{What: want.Module + " (no proxy source configured)"}
+	var lastErr error = &NoSourceError{What: want.Module + " (no module proxy configured, or --sources leaves it out)"}
 	for _, s := range r.srcs.Order {
 		if s.Kind != KindProxy || r.dead[s] {
 			continue
@@ -289,11 +360,15 @@ func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp string, wa
 // vouched) and the proven record.
 func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap string, want verify.Release, proof *verify.SumDBClaim, rep *TreeReport) (bool, error) {
 	index := r.officialClaim(ctx, want.Version, ap)
+	if index == nil && proof == nil {
+		// Nothing could vouch for the bytes: they are not fetched.
+		return false, &verify.UntrustedError{File: ap}
+	}
 	var size int64
 	if index != nil {
 		size = index.Size
 	}
-	var lastErr error = &NoSourceError{What: ap + " (no official or mirror source configured)"}
+	var lastErr error = &NoSourceError{What: ap + " (no official or mirror source configured, or --sources leaves them out)"}
 	for _, s := range r.srcs.Order {
 		if r.dead[s] || s.Kind != KindOfficial && s.Kind != KindMirror {
 			continue

@@ -58,7 +58,8 @@ type Entry struct {
 	Platform string `json:"platform"`
 	// Module is the golang.org/toolchain version holding the release.
 	Module string `json:"module"`
-	// H1 is the module's hash as the checksum database records it.
+	// H1 is the module's hash as the checksum database records it; empty (with Record) when
+	// the tree was synced while the database was unreachable.
 	H1 string `json:"h1"`
 	// Record is the tree path of the checksum database's lookup answer for Module: the record,
 	// and the signed tree head it is proven against (with the tiles under sumdb/<name>/tile/).
@@ -132,12 +133,20 @@ func checkEntry(m *Manifest, e Entry, listed map[string]bool) error {
 		return &verify.SecurityError{Detail: fmt.Sprintf("bundle manifest: the entry for %s names %s@%s, which is not %s's module (%s@%s)",
 			what, verify.ToolchainModule, e.Module, what, verify.ToolchainModule, want)}
 	}
-	if want := SumDBPath(m.SumDB, "/lookup/"+verify.ToolchainModule+"@"+e.Module); e.Record != want {
-		return &verify.SecurityError{Detail: fmt.Sprintf("bundle manifest: the entry for %s points at the checksum-database record %s, not %s",
-			what, e.Record, want)}
-	}
-	if h, ok := strings.CutPrefix(e.H1, "h1:"); !ok || !isSHA256Base64(h) {
-		return fmt.Errorf("%s: entry %s has no valid h1", ManifestName, what)
+	if e.H1 == "" && e.Record == "" {
+		// Synced while the checksum database was unreachable: only an archive an official
+		// index vouched for, served from the tree as an official site, can be used.
+		if e.Zip != "" || e.Archive == "" || !e.OfficialSHA256 {
+			return fmt.Errorf("%s: entry %s has no checksum-database proof and no officially vouched archive", ManifestName, what)
+		}
+	} else {
+		if want := SumDBPath(m.SumDB, "/lookup/"+verify.ToolchainModule+"@"+e.Module); e.Record != want {
+			return &verify.SecurityError{Detail: fmt.Sprintf("bundle manifest: the entry for %s points at the checksum-database record %s, not %s",
+				what, e.Record, want)}
+		}
+		if h, ok := strings.CutPrefix(e.H1, "h1:"); !ok || !isSHA256Base64(h) {
+			return fmt.Errorf("%s: entry %s has no valid h1", ManifestName, what)
+		}
 	}
 	for _, path := range []string{e.Record, e.Zip, e.Archive} {
 		if path == "" {
