@@ -47,15 +47,18 @@ func (s Spec) String() string {
 // "1.N" always means the newest patch of that line. "go1.N" does too from 1.21 on, where the
 // first release is go1.N.0 and go1.N is only a language version; before 1.21 the first release
 // of a line was itself called go1.N, and asking for it by that name gets exactly it.
+//
+// An empty request is an error, not "latest": `gostrap install ""` is a script whose variable
+// was not set.
 func ParseSpec(raw string) (Spec, error) {
 	s := strings.TrimSpace(raw)
-	if s == "" || s == "latest" || s == "stable" {
+	if s == "latest" || s == "stable" {
 		return Spec{Kind: Latest, Raw: raw}, nil
 	}
 	prefixed := strings.HasPrefix(s, "go")
 	v := "go" + strings.TrimPrefix(s, "go")
-	if !version.IsValid(v) || !strings.HasPrefix(v, "go1.") {
-		return Spec{}, fmt.Errorf("invalid version %q: want latest, 1.N, 1.N.M, go1.N.M or 1.NrcK", raw)
+	if s == "" || !version.IsValid(v) || !strings.HasPrefix(v, "go1.") {
+		return Spec{}, &SpecError{Raw: raw}
 	}
 	if version.Lang(v) != v {
 		return Spec{Kind: Exact, Version: v, Raw: raw}, nil
@@ -65,6 +68,19 @@ func ParseSpec(raw string) (Spec, error) {
 		return Spec{Kind: Exact, Version: v, Raw: raw}, nil
 	}
 	return Spec{Kind: Line, Version: v, Raw: raw}, nil
+}
+
+// SpecForms are the version requests gostrap reads, for messages.
+const SpecForms = "latest, 1.N, 1.N.M, go1.N.M or 1.NrcK"
+
+// SpecError is a version request that is not one of SpecForms.
+type SpecError struct{ Raw string }
+
+func (e *SpecError) Error() string {
+	if strings.TrimSpace(e.Raw) == "" {
+		return "empty version: want " + SpecForms
+	}
+	return fmt.Sprintf("invalid version %q: want %s", e.Raw, SpecForms)
 }
 
 // minor returns N of go1.N[...].
