@@ -47,4 +47,3 @@ func PublicHosts() map[string]bool {
 	hosts["dl.google.com"] = true
 	return hosts
 }
-

@@ -51,9 +51,9 @@ func (e *UnsafeError) Class() failure.Class { return failure.ArchiveUnsafe }
 // failure of whatever digest should have vouched for the bytes.
 type MalformedError struct{ Err error }
 
-func (e *MalformedError) Error() string         { return "malformed archive: " + e.Err.Error() }
-func (e *MalformedError) Unwrap() error         { return e.Err }
-func (e *MalformedError) Is(target error) bool  { return target == verify.ErrMalformed }
+func (e *MalformedError) Error() string        { return "malformed archive: " + e.Err.Error() }
+func (e *MalformedError) Unwrap() error        { return e.Err }
+func (e *MalformedError) Is(target error) bool { return target == verify.ErrMalformed }
 func (e *MalformedError) Class() failure.Class { return failure.ArchiveUnsafe }
 
 // Modes says where a file's permission bits come from.

@@ -121,7 +121,9 @@ type HandshakeError struct {
 	Err  error
 }
 
-func (e *HandshakeError) Error() string { return fmt.Sprintf("TLS handshake with %s: %v", e.Host, e.Err) }
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("TLS handshake with %s: %v", e.Host, e.Err)
+}
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // Classify maps an error to its stable class by inspecting the error values.
