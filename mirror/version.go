@@ -3,6 +3,7 @@ package mirror
 import (
 	"fmt"
 	"go/version"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ func ParseSpec(raw string) (Spec, error) {
 	}
 	prefixed := strings.HasPrefix(s, "go")
 	v := "go" + strings.TrimPrefix(s, "go")
-	if s == "" || !version.IsValid(v) || !strings.HasPrefix(v, "go1.") {
+	if !wellFormed(v) {
 		return Spec{}, &SpecError{Raw: raw}
 	}
 	if version.Lang(v) != v {
@@ -83,6 +84,13 @@ func (e *SpecError) Error() string {
 	return fmt.Sprintf("invalid version %q: want %s", e.Raw, SpecForms)
 }
 
+// goVersionRE is how Go releases and language versions are spelled: cmd/go's and x/mod's
+// GoVersionRE with the pre-release kinds Go uses. go/version alone accepts "go1.2x" (a
+// pre-release of kind "x"), which would make a typo a request for go1.2.
+var goVersionRE = regexp.MustCompile(`^go1\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?((rc|beta)[1-9][0-9]*)?$`)
+
+func wellFormed(v string) bool { return goVersionRE.MatchString(v) && version.IsValid(v) }
+
 // minor returns N of go1.N[...].
 func minor(v string) int {
 	rest := strings.TrimPrefix(version.Lang(v), "go1.")
@@ -93,7 +101,7 @@ func minor(v string) int {
 // IsRelease reports whether v names a Go release (go1.N, go1.N.M, go1.NrcK, go1.NbetaK) rather
 // than only a language version: go1.21 and later lines start at go1.N.0 or go1.NrcK.
 func IsRelease(v string) bool {
-	if !version.IsValid(v) || !strings.HasPrefix(v, "go1.") {
+	if !wellFormed(v) {
 		return false
 	}
 	if version.Lang(v) == v {

@@ -38,6 +38,11 @@ func TestParseSpec(t *testing.T) {
 		{"v1.22.3", 0, "", true},
 		{"1.22.3 ", Exact, "go1.22.3", false},
 		{"../1.22", 0, "", true},
+		{"1.2x", 0, "", true}, // go/version calls it a pre-release; it is a typo
+		{"1.22beta", 0, "", true},
+		{"1.21.x", 0, "", true},
+		{"1.21.0rc1", 0, "", true},
+		{"1.22alpha1", 0, "", true},
 	} {
 		s, err := ParseSpec(tc.in)
 		if (err != nil) != tc.err {
