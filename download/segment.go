@@ -145,6 +145,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		return 0, 0, &TooLargeError{URL: req.URL, Max: limit}
 	}
 
+	SetTotal(tr, total)
 	s := &segFetch{c: c, req: req, f: f, tr: tr, size: total, start: have, chunkSize: chunkSize, speeds: map[int]float64{}}
 	s.cond = sync.NewCond(&s.mu)
 	s.got = make([]int64, (total-have+chunkSize-1)/chunkSize)
