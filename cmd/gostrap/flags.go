@@ -78,7 +78,13 @@ type recording struct {
 }
 
 func (r recording) Set(s string) error {
-	err := r.Value.Set(s)
+	var err error
+	if name, _, _ := strings.Cut(strings.TrimLeft(s, "-"), "="); strings.HasPrefix(s, "-") && r.f.fs.Lookup(name) != nil {
+		// "--official $UNSET --quiet": the next flag was taken for the value.
+		err = fmt.Errorf("that is the flag %s, not a value: --%s needs %s", s, r.spec.Name, r.spec.Arg)
+	} else {
+		err = r.Value.Set(s)
+	}
 	if err != nil && r.f.bad == nil {
 		r.f.bad = badValue("--"+r.spec.Name, s, err)
 	}
@@ -136,9 +142,9 @@ func (v boolValue) IsBoolFlag() bool { return true }
 
 func (v boolValue) Set(s string) error {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "true", "yes", "on":
+	case "1", "true", "yes", "y", "on":
 		*v.p = true
-	case "", "0", "false", "no", "off":
+	case "", "0", "false", "no", "n", "off":
 		*v.p = false
 	default:
 		return errors.New("want 1, true, yes or on; 0, false, no or off")
