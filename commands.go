@@ -7,17 +7,33 @@ import (
 	"strings"
 
 	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
 	"github.com/gostrap/gostrap/mirror"
 )
 
 // List returns the installed toolchains for the platform, oldest first.
 func (in *Installer) List() ([]Installed, error) { return in.layout.List() }
 
+// ListAll returns the installed toolchains for every platform: this machine's first.
+func (in *Installer) ListAll() ([]Installed, error) { return in.layout.ListAll() }
+
 // Use makes an installed version current and returns it.
 func (in *Installer) Use(raw string) (string, error) { return in.layout.Use(raw) }
 
-// Uninstall removes an installed version and returns it.
-func (in *Installer) Uninstall(raw string) (string, error) { return in.layout.Uninstall(raw) }
+// Removal is what Uninstall did.
+type Removal = layout.Removal
+
+// AmbiguousError is a request that matches several installed toolchains where one is needed.
+type AmbiguousError = layout.AmbiguousError
+
+// CurrentError refuses to remove the current toolchain without force.
+type CurrentError = layout.CurrentError
+
+// Uninstall removes the one installed toolchain raw names (1.22 must match exactly one). The
+// current toolchain is removed only with force, and the newest remaining one becomes current.
+func (in *Installer) Uninstall(raw string, force bool) (*Removal, error) {
+	return in.layout.Uninstall(raw, force)
+}
 
 // Remote is a release a source offers.
 type Remote struct {
@@ -44,7 +60,7 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 	rep := &Report{Attempts: []Attempt{}}
 	r := newRun(ctx, in, rep, srcs)
 	installed := map[string]bool{}
-	if list, err := in.List(); err == nil {
+	if list, err := in.layout.List(); err == nil {
 		for _, i := range list {
 			installed[i.Version] = true
 		}
@@ -78,6 +94,8 @@ type Env struct {
 	Version string `json:"version"`
 	GOROOT  string `json:"goroot"`
 	Bin     string `json:"bin"`
+	// From says what chose the toolchain (see Selection).
+	From string `json:"from,omitempty"`
 }
 
 // Env returns the environment for an installed version, or for the current link when raw is
@@ -91,6 +109,80 @@ func (in *Installer) Env(raw string) (Env, error) {
 		return Env{}, err
 	}
 	return Env{Version: v, GOROOT: root, Bin: filepath.Join(root, "bin")}, nil
+}
+
+// Selection is the toolchain a command run in a directory gets (env, exec, which, current): the
+// version asked for, else the one the project's go.mod or .go-version asks for (found as
+// install finds it), else the current one.
+type Selection struct {
+	Version string `json:"version"`
+	// GOROOT is the toolchain's directory; empty when it is not installed.
+	GOROOT string `json:"goroot"`
+	// Link is <dir>/current when the selection is the current toolchain: a shell that puts
+	// it on PATH follows a later 'gostrap use'.
+	Link string `json:"link,omitempty"`
+	// From says what chose it: "argument", the path of a go.mod or .go-version, or "current".
+	From      string      `json:"from"`
+	Installed bool        `json:"installed"`
+	Spec      mirror.Spec `json:"-"`
+}
+
+// Select picks the toolchain for raw (a version request, or "" for the project's) in dir.
+// A request that no installed toolchain satisfies is returned with Installed false: exec
+// installs it, env and which report it.
+func (in *Installer) Select(raw, dir string) (*Selection, error) {
+	var spec mirror.Spec
+	from := "argument"
+	if raw != "" {
+		var err error
+		if spec, err = mirror.ParseSpec(raw); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if spec, from, err = SpecFromDir(dir); err != nil {
+			return nil, err
+		}
+		if from == "" {
+			if !in.layout.HasCurrent() {
+				return nil, &NotInstalledError{}
+			}
+			v := in.layout.CurrentVersion()
+			return &Selection{Version: v, GOROOT: in.layout.GOROOT(v), Link: in.layout.Current(), From: "current",
+				Installed: true, Spec: mirror.Spec{Kind: mirror.Exact, Version: v}}, nil
+		}
+	}
+	sel := &Selection{Version: spec.Version, From: from, Spec: spec}
+	if spec.Kind == mirror.Latest {
+		sel.Version = "latest"
+	}
+	if v, err := in.layout.FindSpec(spec); err == nil {
+		sel.Version, sel.GOROOT, sel.Installed = v, in.layout.GOROOT(v), true
+	}
+	return sel, nil
+}
+
+// NotInstalled is the error for a selection that is not installed: what asked for it, and how
+// to install it.
+func (s *Selection) NotInstalled() error {
+	err := &NotInstalledError{Version: s.Version}
+	if s.From == "argument" {
+		return err
+	}
+	return &selectionError{from: s.From, err: err}
+}
+
+type selectionError struct {
+	from string
+	err  *NotInstalledError
+}
+
+func (e *selectionError) Error() string {
+	return e.from + " asks for " + e.err.Version + ", which is not installed"
+}
+func (e *selectionError) Unwrap() error { return e.err }
+func (e *selectionError) Hint() string {
+	return "run 'gostrap install' here to install what " + filepath.Base(e.from) + " asks for"
 }
 
 // Shells are the formats Render knows.

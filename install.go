@@ -27,6 +27,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 			rep.Error = failure.Explain(err)
 			err = &InstallError{Report: rep, Err: err}
 		}
+		in.describe(rep)
 	}()
 
 	// An exact version already installed needs no network at all.

@@ -237,9 +237,9 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// Eight gostrap processes install, use and uninstall on one directory at once, for several
-// rounds: every install succeeds, use and uninstall either succeed or say the version is not
-// installed, and after each round every toolchain present is intact, current points at one of
+// Eight gostrap processes install, use and uninstall (--force: the current one too, switching
+// current to another) on one directory at once, for several rounds: every install succeeds, use
+// and uninstall either succeed or say the version is not installed, and after each round every toolchain present is intact, current points at one of
 // them (or nowhere), and nothing is left in staging or the trash.
 func TestConcurrentProcesses(t *testing.T) {
 	bin := gostrapBinary(t)
@@ -249,7 +249,7 @@ func TestConcurrentProcesses(t *testing.T) {
 	env := procEnv(s, dir, cache)
 	cmds := [][]string{
 		{"install", "1.22.3"}, {"install", "1.22.3"}, {"install", "1.21.13"}, {"install", "1.20.14"},
-		{"use", "1.22"}, {"use", "1.21"}, {"uninstall", "1.20.14"}, {"uninstall", "1.21.13"},
+		{"use", "1.22"}, {"use", "1.21"}, {"uninstall", "1.20.14", "--force"}, {"uninstall", "1.21.13", "--force"},
 	}
 	rounds := 4
 	runs := 0

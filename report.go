@@ -6,12 +6,15 @@ import (
 
 	"github.com/gostrap/gostrap/internal/failure"
 	"github.com/gostrap/gostrap/internal/layout"
+	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/verify"
 )
 
 // Report is the record of one install: the --json output (docs/design.md, "CLI contract").
 type Report struct {
-	Version  string     `json:"version"`
+	Version string `json:"version"`
+	// Platform is what the toolchain was installed for (GOOS/GOARCH).
+	Platform string     `json:"platform"`
 	GOROOT   string     `json:"goroot"`
 	Source   *SourceRef `json:"source"`
 	Verified *Verified  `json:"verified"`
@@ -25,6 +28,9 @@ type Report struct {
 	// Offline says why the install took the offline branch without --offline (every online
 	// source failed), when it did.
 	Offline string `json:"offline,omitempty"`
+	// Current is true when the toolchain is <dir>/current after this run: the first install,
+	// --use, or one that already was.
+	Current bool `json:"current"`
 	// Error is the final failure, when the install failed.
 	Error *failure.Problem `json:"error,omitempty"`
 }
@@ -46,6 +52,14 @@ func (r *Report) offline(why string) {
 		r.Offline += "; "
 	}
 	r.Offline += why
+}
+
+// describe fills in what a report says about the outcome: the platform, and whether the
+// toolchain is now the current one.
+func (in *Installer) describe(rep *Report) {
+	rep.Platform = in.opts.Platform.String()
+	rep.Current = rep.Error == nil && rep.Version != "" && in.opts.Platform == mirror.Host() &&
+		in.layout.CurrentVersion() == in.layout.Name(rep.Version)
 }
 
 // SourceRef names where the installed bytes came from.
@@ -156,12 +170,32 @@ func (e *NoSourceError) Class() failure.Class {
 	return first
 }
 
+// Hint is the one next step that fits how the run failed: the verification failure's own
+// remedy; offline, how to carry the release in; when no source has the release, how to see
+// which exist; otherwise, how to find out what the network allows.
 func (e *NoSourceError) Hint() string {
+	offline, notFound := len(e.Attempts) > 0, len(e.Attempts) > 0
 	for _, a := range e.Attempts {
-		if a.Error != nil && a.Error.Class.Verification() {
+		if a.Error == nil {
+			continue
+		}
+		if a.Error.Class.Verification() {
 			return a.Error.Hint
 		}
+		if a.Kind != string(KindCache) && a.Kind != string(KindBundle) {
+			offline = false
+		}
+		if a.Error.Class != failure.NotFound {
+			notFound = false
+		}
 	}
-	return "each source's cause is listed above; run 'gostrap doctor' to see what this network allows, " +
-		"or carry Go in with an offline bundle (gostrap bundle create, then --bundle PATH)"
+	switch {
+	case offline:
+		return "nothing verified for it is in the download cache or a bundle here: on a machine with " +
+			"network, run 'gostrap bundle create --out DIR --version VERSION' and pass --bundle DIR; or run without --offline"
+	case notFound:
+		return "no source has it: see what exists with 'gostrap list --remote' (--all adds release candidates)"
+	}
+	return "run 'gostrap doctor' to see what this network allows, or carry Go in with an offline bundle " +
+		"(gostrap bundle create on a connected machine, then --bundle PATH)"
 }

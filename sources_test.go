@@ -144,7 +144,7 @@ func TestReinstallWithEverySourceDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := mustInstaller(t, o)
-	if _, err := in.Uninstall("1.22.3"); err != nil {
+	if _, err := in.Uninstall("1.22.3", true); err != nil {
 		t.Fatal(err)
 	}
 	closed := mirrortest.ClosedURL()
@@ -158,7 +158,7 @@ func TestReinstallWithEverySourceDown(t *testing.T) {
 			t.Fatalf("%s: source %+v, verified %+v, offline %q", spec, rep.Source, rep.Verified, rep.Offline)
 		}
 		t.Logf("%s: %s; verified by %s (%s)", spec, rep.Offline, rep.Verified.Method, rep.Verified.TrustedBy)
-		if _, err := in.Uninstall("1.22.3"); err != nil {
+		if _, err := in.Uninstall("1.22.3", true); err != nil {
 			t.Fatal(err)
 		}
 	}

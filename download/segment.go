@@ -241,6 +241,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		return 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
 	}
 
+	SetTotal(tr, total)
 	s := &segFetch{c: c, req: req, f: f, tr: tr, size: total, chunk: chunk, speeds: map[int]float64{}}
 	s.cond = sync.NewCond(&s.mu)
 	s.got = make([]int64, (total+chunk-1)/chunk)

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
@@ -28,9 +30,28 @@ type ProxyEntry struct {
 // ProxyList is a parsed GOPROXY.
 type ProxyList []ProxyEntry
 
-// ParseGOPROXY parses a GOPROXY value as the go command does: entries separated by "," (fall
-// through on 404/410 only) or "|" (fall through on any error); "direct" and "off" end the list;
-// an entry without a scheme means https.
+// ProxyForms is what a GOPROXY entry may be, for error messages.
+const ProxyForms = "entries are https://HOST[/PATH], http://HOST[/PATH], file:///PATH, direct or off, separated by , or |"
+
+// GOPROXYError is a GOPROXY value the go command would refuse too.
+type GOPROXYError struct {
+	Entry  string // the offending entry; empty when the list as a whole is wrong
+	Reason string
+}
+
+func (e *GOPROXYError) Error() string {
+	if e.Entry == "" {
+		return fmt.Sprintf("invalid GOPROXY: %s (%s)", e.Reason, ProxyForms)
+	}
+	return fmt.Sprintf("invalid GOPROXY entry %q: %s (%s)", e.Entry, e.Reason, ProxyForms)
+}
+
+// ParseGOPROXY parses a GOPROXY value by cmd/go's rules (modfetch/proxy.go): entries separated
+// by "," (fall through on 404/410 only) or "|" (fall through on any error); "direct" and "off"
+// end the list; an entry containing ".", ":" or "/" that is neither a URL (":/") nor an absolute
+// path gets "https://"; what remains must be an http, https or file URL. So "garbage" or
+// "localhost" is refused for lacking a scheme, as the go command refuses it, rather than
+// guessed at.
 func ParseGOPROXY(s string) (ProxyList, error) {
 	var list ProxyList
 	for s != "" {
@@ -49,29 +70,37 @@ func ParseGOPROXY(s string) (ProxyList, error) {
 		case "off", "direct":
 			return append(list, ProxyEntry{URL: entry, FallBackOnError: fallBack}), nil
 		case "noproxy":
-			return nil, fmt.Errorf("invalid GOPROXY entry %q: noproxy is internal to the go command", entry)
+			return nil, &GOPROXYError{Entry: entry, Reason: "noproxy is internal to the go command"}
 		}
 		if strings.ContainsFunc(entry, unicode.IsSpace) {
-			return nil, fmt.Errorf("invalid GOPROXY entry %q: contains white space", entry)
+			return nil, &GOPROXYError{Entry: entry, Reason: "contains white space"}
 		}
-		if !strings.Contains(entry, "://") {
+		raw := entry
+		if strings.ContainsAny(entry, ".:/") && !strings.Contains(entry, ":/") && !filepath.IsAbs(entry) && !path.IsAbs(entry) {
 			entry = "https://" + entry
 		}
-		// Trailing slashes come off the path, never out of "scheme://".
-		scheme, rest, _ := strings.Cut(entry, "://")
-		if scheme != "https" && scheme != "http" && scheme != "file" {
-			return nil, fmt.Errorf("invalid GOPROXY entry %q: scheme must be https, http or file", entry)
+		scheme, rest, ok := strings.Cut(entry, "://")
+		switch {
+		case !ok:
+			return nil, &GOPROXYError{Entry: raw, Reason: "missing scheme"}
+		case scheme != "https" && scheme != "http" && scheme != "file":
+			return nil, &GOPROXYError{Entry: raw, Reason: "scheme must be https, http or file"}
 		}
+		// Trailing slashes come off the path, never out of "scheme://".
 		entry = scheme + "://" + strings.TrimRight(rest, "/")
 		u, err := url.Parse(entry)
-		if err != nil || u.Port() == "" && strings.HasSuffix(u.Host, ":") ||
-			u.Scheme != "file" && u.Host == "" || u.Scheme == "file" && (u.Path == "" || u.Host != "") {
-			return nil, fmt.Errorf("invalid GOPROXY entry %q", entry)
+		switch {
+		case err != nil:
+			return nil, &GOPROXYError{Entry: raw, Reason: "not a URL"}
+		case u.Scheme == "file" && (u.Path == "" || *u != url.URL{Scheme: u.Scheme, Path: u.Path, RawPath: u.RawPath}):
+			return nil, &GOPROXYError{Entry: raw, Reason: "a file:// URL holds only an absolute path"}
+		case u.Scheme != "file" && (u.Host == "" || u.Port() == "" && strings.HasSuffix(u.Host, ":")):
+			return nil, &GOPROXYError{Entry: raw, Reason: "no host"}
 		}
 		list = append(list, ProxyEntry{URL: entry, FallBackOnError: fallBack})
 	}
 	if len(list) == 0 {
-		return nil, errors.New("GOPROXY lists no proxy")
+		return nil, &GOPROXYError{Reason: "the list names no proxy"}
 	}
 	return list, nil
 }

@@ -3,6 +3,7 @@ package mirror
 import (
 	"fmt"
 	"go/version"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,15 +48,18 @@ func (s Spec) String() string {
 // "1.N" always means the newest patch of that line. "go1.N" does too from 1.21 on, where the
 // first release is go1.N.0 and go1.N is only a language version; before 1.21 the first release
 // of a line was itself called go1.N, and asking for it by that name gets exactly it.
+//
+// An empty request is an error, not "latest": `gostrap install ""` is a script whose variable
+// was not set.
 func ParseSpec(raw string) (Spec, error) {
 	s := strings.TrimSpace(raw)
-	if s == "" || s == "latest" || s == "stable" {
+	if s == "latest" || s == "stable" {
 		return Spec{Kind: Latest, Raw: raw}, nil
 	}
 	prefixed := strings.HasPrefix(s, "go")
 	v := "go" + strings.TrimPrefix(s, "go")
-	if !version.IsValid(v) || !strings.HasPrefix(v, "go1.") {
-		return Spec{}, fmt.Errorf("invalid version %q: want latest, 1.N, 1.N.M, go1.N.M or 1.NrcK", raw)
+	if !wellFormed(v) {
+		return Spec{}, &SpecError{Raw: raw}
 	}
 	if version.Lang(v) != v {
 		return Spec{Kind: Exact, Version: v, Raw: raw}, nil
@@ -67,6 +71,26 @@ func ParseSpec(raw string) (Spec, error) {
 	return Spec{Kind: Line, Version: v, Raw: raw}, nil
 }
 
+// SpecForms are the version requests gostrap reads, for messages.
+const SpecForms = "latest, 1.N, 1.N.M, go1.N.M or 1.NrcK"
+
+// SpecError is a version request that is not one of SpecForms.
+type SpecError struct{ Raw string }
+
+func (e *SpecError) Error() string {
+	if strings.TrimSpace(e.Raw) == "" {
+		return "empty version: want " + SpecForms
+	}
+	return fmt.Sprintf("invalid version %q: want %s", e.Raw, SpecForms)
+}
+
+// goVersionRE is how Go releases and language versions are spelled: cmd/go's and x/mod's
+// GoVersionRE with the pre-release kinds Go uses. go/version alone accepts "go1.2x" (a
+// pre-release of kind "x"), which would make a typo a request for go1.2.
+var goVersionRE = regexp.MustCompile(`^go1\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?((rc|beta)[1-9][0-9]*)?$`)
+
+func wellFormed(v string) bool { return goVersionRE.MatchString(v) && version.IsValid(v) }
+
 // minor returns N of go1.N[...].
 func minor(v string) int {
 	rest := strings.TrimPrefix(version.Lang(v), "go1.")
@@ -77,7 +101,7 @@ func minor(v string) int {
 // IsRelease reports whether v names a Go release (go1.N, go1.N.M, go1.NrcK, go1.NbetaK) rather
 // than only a language version: go1.21 and later lines start at go1.N.0 or go1.NrcK.
 func IsRelease(v string) bool {
-	if !version.IsValid(v) || !strings.HasPrefix(v, "go1.") {
+	if !wellFormed(v) {
 		return false
 	}
 	if version.Lang(v) == v {

@@ -18,7 +18,8 @@ func TestParseSpec(t *testing.T) {
 		v    string
 		err  bool
 	}{
-		{"", Latest, "", false},
+		{"", 0, "", true}, // an empty argument is a mistake, not "latest"
+		{" ", 0, "", true},
 		{"latest", Latest, "", false},
 		{"1.22", Line, "go1.22", false},
 		{"go1.22", Line, "go1.22", false}, // a language version from 1.21 on
@@ -37,6 +38,11 @@ func TestParseSpec(t *testing.T) {
 		{"v1.22.3", 0, "", true},
 		{"1.22.3 ", Exact, "go1.22.3", false},
 		{"../1.22", 0, "", true},
+		{"1.2x", 0, "", true}, // go/version calls it a pre-release; it is a typo
+		{"1.22beta", 0, "", true},
+		{"1.21.x", 0, "", true},
+		{"1.21.0rc1", 0, "", true},
+		{"1.22alpha1", 0, "", true},
 	} {
 		s, err := ParseSpec(tc.in)
 		if (err != nil) != tc.err {
@@ -108,6 +114,16 @@ func TestParseGOPROXY(t *testing.T) {
 		{"", "", nil, true},
 		{"ftp://a.test", "", nil, true},
 		{"noproxy", "", nil, true},
+		// cmd/go's rules: a single word has no scheme and is not a host; an absolute path is
+		// not a URL; a host with a port gets https.
+		{"garbage", "", nil, true},
+		{"localhost", "", nil, true},
+		{"127.0.0.1:8080/p/", "https://127.0.0.1:8080/p", []bool{false}, false},
+		{"/srv/proxy", "", nil, true},
+		{"file://host/srv/proxy", "", nil, true},
+		{"file:///srv/proxy?x=1", "", nil, true},
+		{"https://", "", nil, true},
+		{"https://a.test,garbage", "", nil, true},
 	} {
 		l, err := ParseGOPROXY(tc.in)
 		if (err != nil) != tc.err {
@@ -184,8 +200,17 @@ func TestPlatformNames(t *testing.T) {
 			t.Errorf("%v: GoVersionFromToolchain(%s) = %s %v", tc.p, tc.tcmod, v, ok)
 		}
 	}
-	if _, err := ParsePlatform("linux/../x"); err == nil {
-		t.Error("ParsePlatform accepted a path")
+	for _, bad := range []string{"linux/../x", "plan10/z80", "linux/z80", "linux/armv6l", "linux", "Linux/amd64", "/amd64"} {
+		_, err := ParsePlatform(bad)
+		var pe *PlatformError
+		if !errors.As(err, &pe) {
+			t.Errorf("ParsePlatform(%q) = %v, want a *PlatformError", bad, err)
+		}
+	}
+	for _, good := range []string{"linux/amd64", "windows/arm64", "darwin/386", "freebsd/riscv64", "js/wasm"} {
+		if _, err := ParsePlatform(good); err != nil {
+			t.Errorf("ParsePlatform(%q): %v", good, err)
+		}
 	}
 }
 

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,24 +10,29 @@ import (
 	"github.com/gostrap/gostrap/internal/failure"
 )
 
-func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
-	c, urls, in, err := command("doctor", args, stderr, nil)
-	if err != nil {
-		return c.json, err
+func runDoctor(x *invocation) error {
+	for _, u := range x.args {
+		if err := checkSiteURL(u); err != nil || u == "off" {
+			return badValue("URL", u, errors.New("want an http:// or https:// URL"))
+		}
 	}
-	d, err := in.Doctor(ctx, urls)
+	in, err := x.installer(true)
 	if err != nil {
-		return c.json, err
+		return err
 	}
-	if c.json {
-		writeJSON(stdout, d)
+	d, err := in.Doctor(x.ctx, x.args)
+	if err != nil {
+		return err
+	}
+	if x.o.json {
+		writeJSON(x.stdout, d)
 	} else {
-		printDiagnosis(stdout, d)
+		printDiagnosis(x.stdout, d)
 	}
 	if !d.CanServe {
-		return c.json, errNothingServes
+		return errNothingServes
 	}
-	return c.json, nil
+	return nil
 }
 
 // errNothingServes is doctor's verdict when no source can serve: exit 3.

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func TestScript(t *testing.T) {
 			"normalize": cmdNormalize,
 			"empty":     cmdEmpty,
 			"digest":    cmdDigest,
+			"requests":  cmdRequests,
 		},
 	})
 }
@@ -70,6 +72,7 @@ func TestScript(t *testing.T) {
 //	$SUMDBKEY     the checksum database's verifier key
 //	$EVIL         official site whose go1.90.N archives are hostile (see evilArchives)
 //	$CLOSED       a loopback URL nothing listens on
+//	$COUNTED      official site that counts the requests it gets (see cmdRequests)
 func setupScript(env *testscript.Env) error {
 	s := mirrortest.Start(deferrer{env}, fixture)
 	tampered := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +97,13 @@ func setupScript(env *testscript.Env) error {
 	tlsOfficial := httptest.NewUnstartedServer(fixture.OfficialHandler())
 	tlsOfficial.TLS = &tls.Config{Certificates: []tls.Certificate{testCA.Leaf(mirrortest.LeafOptions{})}}
 	tlsOfficial.StartTLS()
-	for _, srv := range []*httptest.Server{tampered, stall, evil, tlsOfficial} {
+	requests := new(atomic.Int64)
+	counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fixture.OfficialHandler().ServeHTTP(w, r)
+	}))
+	env.Values[requestsKey{}] = requests
+	for _, srv := range []*httptest.Server{tampered, stall, evil, tlsOfficial, counted} {
 		srv := srv
 		env.Defer(func() { srv.CloseClientConnections(); srv.Close() })
 	}
@@ -110,6 +119,7 @@ func setupScript(env *testscript.Env) error {
 		"EVIL":                  evil.URL + "/dl/",
 		"TLSOFFICIAL":           tlsOfficial.URL + "/dl/",
 		"CLOSED":                mirrortest.ClosedURL(),
+		"COUNTED":               counted.URL + "/dl/",
 		"HOST":                  mirror.Host().String(),
 		"HOSTDASH":              mirror.Host().OS + "-" + mirror.Host().OfficialArch(),
 		"GOSTRAP_DIR":           filepath.Join(work, "go"),
@@ -137,6 +147,23 @@ var fixedTime = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 
 // testCA signs $TLSOFFICIAL's certificate; nothing trusts it unless a script passes --ca-file.
 var testCA = mirrortest.NewCA("Test Root CA")
+
+type requestsKey struct{}
+
+// cmdRequests checks how many requests $COUNTED has had: [!] requests N
+func cmdRequests(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: requests N")
+	}
+	want, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil {
+		ts.Fatalf("requests: %v", err)
+	}
+	got := ts.Value(requestsKey{}).(*atomic.Int64).Load()
+	if (got == want) == neg {
+		ts.Fatalf("$COUNTED had %d requests; want %s%d", got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
 
 // cmdNormalize rewrites a file so that output with times, dates and ports can be compared with
 // a golden file: durations become N ms, dates DATE, loopback ports PORT.

@@ -63,14 +63,33 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{"doctor", secret(s.OfficialURL()), secret(closed)},
 		{"doctor", "--json", secret(s.OfficialURL()), secret(closed)},
 		append([]string{"bundle", "create", "--out", bundle, "--version", "1.22.3"}, sources...),
-		append([]string{"bundle", "verify", bundle}, sources...),
+		{"bundle", "verify", bundle, "--gosumdb", s.GOSUMDB() + " " + secret(s.ProxyURL()+"/sumdb/sum.test")},
 		append([]string{"bundle", "create", "--out", filepath.Join(work, "b2"), "--version", "1.22.3"}, failing...),
 		append([]string{"mirror", "sync", "--out", tree, "--version", "1.22.3", "--json"}, sources...),
 		append([]string{"mirror", "sync", "--out", filepath.Join(work, "t2"), "--version", "1.22.3"}, failing...),
 		append([]string{"install", "1.22.3", "--gosumdb", s.GOSUMDB() + " " + secret(s.ProxyURL()+"/sumdb/sum.test")}, sources...),
 		{"list"}, {"env"},
+		// The everyday commands, and exec installing through every source first.
+		append([]string{"exec", "1.20.14"}, append(sources, "--", "go", "version")...),
+		append([]string{"exec", "1.99.1"}, append(sources, "--", "go", "version")...),
+		{"which"}, {"which", "--json"}, {"current", "--json"}, {"use", "1.22.3", "--json"},
+		{"uninstall", "1.20.14", "--json"}, {"cache", "list"}, {"cache", "list", "--json"},
+		{"cache", "prune", "--dry-run"}, {"cache", "clean", "--json"},
+		// Bad input echoes the offending value: the password in it is still redacted.
+		{"install", "--goproxy", "ftp" + strings.TrimPrefix(secret(s.ProxyURL()), "http")},
+		{"install", "--official", "ftp" + strings.TrimPrefix(secret(s.OfficialURL()), "http")},
+		{"install", "--mirror", secret(s.MirrorURL()) + " x"},
+		{"install", "--goproxy", secret(s.ProxyURL()) + ",garbage"},
+		{"doctor", "ftp" + strings.TrimPrefix(secret(s.OfficialURL()), "http")},
+		{"install", "--gosumdb", s.GOSUMDB() + " ftp" + strings.TrimPrefix(secret(s.ProxyURL()), "http")},
+		{"install", "1.22.3"}, // with GOPROXY set below
 	}
-	for _, args := range runs {
+	for i, args := range runs {
+		if i == len(runs)-1 {
+			// A bad GOPROXY from the environment, checked before any request, is echoed too.
+			t.Setenv("GOPROXY", secret(closed)+",garbage")
+			args = []string{"install", "1.22.3"}
+		}
 		var stdout, stderr bytes.Buffer
 		code := Main(args, &stdout, &stderr)
 		out := stdout.String() + stderr.String()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,189 +11,128 @@ import (
 
 	"github.com/gostrap/gostrap"
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/internal/failure"
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/offline"
 	"github.com/gostrap/gostrap/verify"
 )
 
-// treeFlags are the flags of bundle create and mirror sync.
-type treeFlags struct {
-	out       *string
-	versions  list
-	platforms list
-	since     *string
-}
-
-func (t *treeFlags) register(fs *flag.FlagSet, since bool) {
-	t.out = fs.String("out", "", "directory (or, with --archive, .tar file) to write")
-	fs.Var(&t.versions, "version", "release to include: latest, 1.N, 1.N.M (repeatable; default latest)")
-	fs.Var(&t.platforms, "platform", "OS/ARCH to include (repeatable; default this machine's, or --os/--arch)")
-	if since {
-		t.since = fs.String("since", "", "include every stable release from this line on (1.N)")
+// treeOptions turns bundle create's and mirror sync's flags into the library's options.
+func treeOptions(o *opts) (gostrap.TreeOptions, error) {
+	t := gostrap.TreeOptions{Out: o.out, Specs: o.versions, Since: o.since}
+	if t.Out == "" {
+		return t, usagef("--out is required: the directory (or with --archive, the .tar file) to write")
 	}
-}
-
-func (t *treeFlags) options(in *gostrap.Installer, host mirror.Platform) (gostrap.TreeOptions, error) {
-	o := gostrap.TreeOptions{Out: *t.out, Specs: t.versions}
-	if o.Out == "" {
-		return o, usagef("--out is required")
-	}
-	if t.since != nil {
-		o.Since = *t.since
-	}
-	for _, p := range t.platforms {
+	for _, p := range o.platforms {
 		pl, err := mirror.ParsePlatform(p)
 		if err != nil {
-			return o, &usageError{err.Error()}
+			return t, err
 		}
-		o.Platforms = append(o.Platforms, pl)
+		t.Platforms = append(t.Platforms, pl)
 	}
-	if len(o.Platforms) == 0 {
-		o.Platforms = []mirror.Platform{host}
+	if len(t.Platforms) == 0 {
+		t.Platforms = []mirror.Platform{mirror.Host()}
 	}
-	return o, nil
+	return t, nil
 }
 
-func platformOf(c *common) mirror.Platform {
-	p := mirror.Host()
-	if c.goos != "" {
-		p.OS = c.goos
+func runBundleCreate(x *invocation) error {
+	t, err := treeOptions(x.o)
+	if err != nil {
+		return err
 	}
-	if c.goarch != "" {
-		p.Arch = c.goarch
+	t.Zips, t.Archives, t.Tar = true, x.o.withArchive, x.o.archive
+	in, err := x.installer(true)
+	if err != nil {
+		return err
 	}
-	return p
+	return runTree(x, in, t, "bundle")
 }
 
-func cmdBundle(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
-	if len(args) == 0 {
-		return false, usagef("bundle needs a subcommand: create or verify")
+func runMirrorSync(x *invocation) error {
+	t, err := treeOptions(x.o)
+	if err != nil {
+		return err
 	}
-	switch args[0] {
-	case "create":
-		var tf treeFlags
-		var tarOut, withArchives *bool
-		c, pos, in, err := command("bundle create", args[1:], stderr, func(fs *flag.FlagSet) {
-			tf.register(fs, false)
-			tarOut = fs.Bool("archive", false, "write one .tar file instead of a directory")
-			withArchives = fs.Bool("with-archives", false, "also hold the release archives (the full tree, test/ and api/ included)")
-		})
-		if err != nil {
-			return c.json, err
-		}
-		if len(pos) > 0 {
-			return c.json, usagef("bundle create takes no arguments (use --version)")
-		}
-		o, err := tf.options(in, platformOf(c))
-		if err != nil {
-			return c.json, err
-		}
-		o.Zips, o.Archives, o.Tar = true, *withArchives, *tarOut
-		return c.json, runTree(ctx, c, in, o, stdout, "bundle")
-	case "verify":
-		c, pos, in, err := command("bundle verify", args[1:], stderr, nil)
-		if err != nil {
-			return c.json, err
-		}
-		if len(pos) != 1 {
-			return c.json, usagef("bundle verify takes one PATH")
-		}
-		return c.json, verifyBundle(ctx, c, in, pos[0], stdout)
+	t.Archives, t.Zips = true, !x.o.noZips
+	in, err := x.installer(true)
+	if err != nil {
+		return err
 	}
-	return false, usagef("unknown bundle subcommand %q: want create or verify", args[0])
+	return runTree(x, in, t, "mirror")
 }
 
-func runTree(ctx context.Context, c *common, in *gostrap.Installer, o gostrap.TreeOptions, stdout io.Writer, what string) error {
-	rep, err := in.SyncTree(ctx, o)
-	if c.json {
-		writeJSON(stdout, rep)
-	} else if rep != nil && !c.quiet {
+func runTree(x *invocation, in *gostrap.Installer, o gostrap.TreeOptions, what string) error {
+	rep, err := in.SyncTree(x.ctx, o)
+	if x.o.json {
+		writeJSON(x.stdout, rep)
+	} else if rep != nil && !x.o.quiet {
 		for _, e := range rep.Entries {
 			held := e.Zip
 			if e.Archive != "" {
 				held += " " + e.Archive
 			}
-			fmt.Fprintf(stdout, "  %s %s  %s  %s\n", e.Version, e.Platform, e.H1, held)
+			fmt.Fprintf(x.stdout, "  %s %s  %s  %s\n", e.Version, e.Platform, e.H1, held)
 		}
-		fmt.Fprintf(stdout, "gostrap: %s %s: %d releases, %d files fetched (%s), %d reused\n", what, o.Out,
+		fmt.Fprintf(x.stdout, "gostrap: %s %s: %d releases, %d files fetched (%s), %d reused\n", what, o.Out,
 			len(rep.Entries), rep.Added, download.Bytes(rep.Fetched), rep.Reused)
 	}
 	return err
 }
 
-func verifyBundle(ctx context.Context, c *common, in *gostrap.Installer, path string, stdout io.Writer) error {
+func runBundleVerify(x *invocation) error {
+	path := x.args[0]
+	in, err := x.installer(true)
+	if err != nil {
+		return err
+	}
 	t, err := offline.Open(path)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	db, err := in.SumDB(ctx)
+	db, err := in.SumDB(x.ctx)
 	if err != nil {
 		return err
 	}
-	v := t.Verify(ctx, db.DB())
-	if c.json {
-		writeJSON(stdout, v)
+	v := t.Verify(x.ctx, db.DB())
+	if x.o.json {
+		writeJSON(x.stdout, v)
 	} else {
 		for _, f := range v.Files {
 			if f.Status != offline.Good {
-				fmt.Fprintf(stdout, "%-9s %s: %s\n", f.Status, f.Path, f.Detail)
+				fmt.Fprintf(x.stdout, "%-9s %s: %s\n", f.Status, f.Path, f.Detail)
 			}
 		}
 		for _, e := range v.Entries {
 			if e.Status == offline.Good {
-				fmt.Fprintf(stdout, "good      %s %s: proven by %s (%s)\n", e.Version, e.Platform, v.SumDB, e.H1)
+				fmt.Fprintf(x.stdout, "good      %s %s: proven by %s (%s)\n", e.Version, e.Platform, v.SumDB, e.H1)
 			} else {
-				fmt.Fprintf(stdout, "%-9s %s %s: %s\n", e.Status, e.Version, e.Platform, firstLine(e.Detail))
+				fmt.Fprintf(x.stdout, "%-9s %s %s: %s\n", e.Status, e.Version, e.Platform, firstLine(e.Detail))
 			}
 		}
-		fmt.Fprintf(stdout, "files: %d good, %d missing, %d tampered, %d unlisted\n",
+		fmt.Fprintf(x.stdout, "files: %d good, %d missing, %d tampered, %d unlisted\n",
 			v.Counts[offline.Good], v.Counts[offline.Missing], v.Counts[offline.Tampered], v.Counts[offline.Unlisted])
 	}
 	if !v.OK() {
-		return &verify.TamperedError{Path: path, Reason: "it does not verify (see the list above)"}
+		return &tamperedBundle{&verify.TamperedError{Path: path, Reason: "it does not verify (see the list above)"}}
 	}
 	return nil
 }
 
-func cmdMirror(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
-	if len(args) == 0 {
-		return false, usagef("mirror needs a subcommand: sync or serve")
-	}
-	switch args[0] {
-	case "sync":
-		var tf treeFlags
-		var noZips *bool
-		c, pos, in, err := command("mirror sync", args[1:], stderr, func(fs *flag.FlagSet) {
-			tf.register(fs, true)
-			noZips = fs.Bool("no-zips", false, "leave out the golang.org/toolchain proxy layout")
-		})
-		if err != nil {
-			return c.json, err
-		}
-		if len(pos) > 0 {
-			return c.json, usagef("mirror sync takes no arguments (use --version or --since)")
-		}
-		o, err := tf.options(in, platformOf(c))
-		if err != nil {
-			return c.json, err
-		}
-		o.Archives, o.Zips = true, !*noZips
-		return c.json, runTree(ctx, c, in, o, stdout, "mirror")
-	case "serve":
-		var addr *string
-		c, pos, _, err := command("mirror serve", args[1:], stderr, func(fs *flag.FlagSet) {
-			addr = fs.String("addr", "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for the LAN)")
-		})
-		if err != nil {
-			return c.json, err
-		}
-		if len(pos) != 1 {
-			return c.json, usagef("mirror serve takes one DIR")
-		}
-		return c.json, serveTree(ctx, pos[0], *addr, stdout)
-	}
-	return false, usagef("unknown mirror subcommand %q: want sync or serve", args[0])
+// tamperedBundle is bundle verify's verdict on a bundle that was changed: the remedy is a new
+// bundle, not another verification.
+type tamperedBundle struct{ err *verify.TamperedError }
+
+func (e *tamperedBundle) Error() string        { return e.err.Error() }
+func (e *tamperedBundle) Unwrap() error        { return e.err }
+func (e *tamperedBundle) Class() failure.Class { return failure.ChecksumMismatch }
+func (e *tamperedBundle) Hint() string {
+	return "do not install from it: make the bundle again on a connected machine (gostrap bundle create --out PATH ...) and copy it over"
+}
+
+func runMirrorServe(x *invocation) error {
+	return serveTree(x.ctx, x.args[0], x.o.addr, x.stdout)
 }
 
 func serveTree(ctx context.Context, dir, addr string, stdout io.Writer) error {

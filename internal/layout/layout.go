@@ -12,10 +12,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"go/version"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,10 +134,11 @@ const MetaFile = ".gostrap.json"
 
 // Installed is one toolchain in the directory.
 type Installed struct {
-	Version string `json:"version"`
-	GOROOT  string `json:"goroot"`
-	Current bool   `json:"current"`
-	Meta    *Meta  `json:"meta,omitempty"`
+	Version  string `json:"version"`
+	Platform string `json:"platform"`
+	GOROOT   string `json:"goroot"`
+	Current  bool   `json:"current"`
+	Meta     *Meta  `json:"meta,omitempty"`
 }
 
 // intact reports whether v is installed completely: its metadata, VERSION and go command
@@ -308,7 +312,48 @@ func (l Layout) List() ([]Installed, error) {
 	mirror.SortVersions(vs)
 	out := make([]Installed, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, Installed{Version: v, GOROOT: l.GOROOT(v), Current: l.Name(v) == cur, Meta: byName[v]})
+		out = append(out, Installed{Version: v, Platform: l.Platform.String(), GOROOT: l.GOROOT(v),
+			Current: l.Platform == mirror.Host() && l.Name(v) == cur, Meta: byName[v]})
+	}
+	return out, nil
+}
+
+// ListAll returns the toolchains installed for every platform: this machine's first, then the
+// others by platform, each oldest first. A toolchain installed with --arch arm64 is as much a
+// part of the directory as one for the host.
+func (l Layout) ListAll() ([]Installed, error) {
+	ents, err := os.ReadDir(l.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &failure.DiskError{Op: "read", Path: l.Dir, Err: err}
+	}
+	platforms := []mirror.Platform{mirror.Host()}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || mirror.IsRelease(name) {
+			continue
+		}
+		// go1.N.M.os-arch: the version is a release, the suffix a known platform.
+		i := strings.LastIndexByte(name, '.')
+		if i < 0 || !mirror.IsRelease(name[:i]) {
+			continue
+		}
+		goos, goarch, ok := strings.Cut(name[i+1:], "-")
+		p := mirror.Platform{OS: goos, Arch: goarch}
+		if ok && p.Check() == nil && !slices.Contains(platforms, p) {
+			platforms = append(platforms, p)
+		}
+	}
+	slices.SortFunc(platforms[1:], func(a, b mirror.Platform) int { return strings.Compare(a.String(), b.String()) })
+	var out []Installed
+	for _, p := range platforms {
+		list, err := Layout{Dir: l.Dir, Platform: p}.List()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list...)
 	}
 	return out, nil
 }
@@ -330,12 +375,18 @@ func (e *NotInstalledError) Hint() string {
 	return "run 'gostrap install " + strings.TrimPrefix(e.Version, "go") + "' first, or see 'gostrap list'"
 }
 
-// findInstalled resolves a version request against the installed toolchains.
+// Find resolves a version request against the installed toolchains: the newest that matches
+// (1.22 is the newest 1.22.x installed).
 func (l Layout) Find(raw string) (string, error) {
 	spec, err := mirror.ParseSpec(raw)
 	if err != nil {
 		return "", err
 	}
+	return l.FindSpec(spec)
+}
+
+// FindSpec is Find for a parsed request.
+func (l Layout) FindSpec(spec mirror.Spec) (string, error) {
 	list, err := l.List()
 	if err != nil {
 		return "", err
@@ -355,6 +406,58 @@ func (l Layout) Find(raw string) (string, error) {
 	return v, nil
 }
 
+// Match lists every installed toolchain a request could mean, pre-releases included: for a
+// command that destroys, "1.22" must name one toolchain, not pick the newest of several.
+func (l Layout) Match(spec mirror.Spec) ([]string, error) {
+	list, err := l.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, i := range list {
+		switch {
+		case spec.Kind == mirror.Latest,
+			spec.Kind == mirror.Exact && i.Version == spec.Version,
+			spec.Kind == mirror.Line && version.Lang(i.Version) == spec.Version:
+			out = append(out, i.Version)
+		}
+	}
+	return out, nil
+}
+
+// AmbiguousError is a request that matches several installed toolchains where one is needed.
+type AmbiguousError struct {
+	Raw     string
+	Matches []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%q matches %s: name one", e.Raw, strings.Join(e.Matches, ", "))
+}
+
+func (e *AmbiguousError) Hint() string {
+	return "give the exact version, e.g. gostrap uninstall " + strings.TrimPrefix(e.Matches[len(e.Matches)-1], "go")
+}
+
+// CurrentError is a refusal to remove the current toolchain without --force: every shell whose
+// PATH holds <dir>/current would lose its go command.
+type CurrentError struct {
+	Version string
+	// Next is what --force would make current instead ("" when nothing else is installed).
+	Next string
+}
+
+func (e *CurrentError) Error() string {
+	return e.Version + " is the current toolchain"
+}
+
+func (e *CurrentError) Hint() string {
+	if e.Next == "" {
+		return "pass --force to remove it anyway (no toolchain will be current), or install another first"
+	}
+	return "switch first (gostrap use " + strings.TrimPrefix(e.Next, "go") + "), or pass --force to remove it and make " + e.Next + " current"
+}
+
 // Use makes an installed version current.
 func (l Layout) Use(raw string) (string, error) {
 	v, err := l.Find(raw)
@@ -372,37 +475,95 @@ func (l Layout) Use(raw string) (string, error) {
 	return v, l.SetCurrent(v)
 }
 
-// Uninstall removes an installed version. The tree is first renamed out of the way, so that it
-// disappears at once and a crash midway leaves only trash; the current link is removed with it.
-func (l Layout) Uninstall(raw string) (string, error) {
-	v, err := l.Find(raw)
+// Removal is what Uninstall did.
+type Removal struct {
+	Version string `json:"version"`
+	// WasCurrent: the removed toolchain was the current one (only ever with force).
+	WasCurrent bool `json:"was_current"`
+	// Current is the toolchain current now, when the removal changed it ("" for none).
+	Current string `json:"current,omitempty"`
+}
+
+// Uninstall removes the one installed toolchain raw names. The current toolchain is removed
+// only with force; the newest remaining release then becomes current (stable preferred), so
+// that <dir>/current never dangles. The tree is first renamed out of the way, so that it
+// disappears at once and a crash midway leaves only trash.
+func (l Layout) Uninstall(raw string, force bool) (*Removal, error) {
+	spec, err := mirror.ParseSpec(raw)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	matches, err := l.Match(spec)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(matches) == 0:
+		name := spec.Version
+		if name == "" {
+			name = "latest"
+		}
+		return nil, &NotInstalledError{Version: name}
+	case len(matches) > 1:
+		return nil, &AmbiguousError{Raw: raw, Matches: matches}
+	}
+	v := matches[0]
 	unlockV, err := l.LockVersion(v)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer unlockV()
 	unlock, err := l.LockDir()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer unlock()
 	if _, err := os.Lstat(l.GOROOT(v)); err != nil {
-		return "", &NotInstalledError{Version: v}
+		return nil, &NotInstalledError{Version: v}
+	}
+	rm := &Removal{Version: v, WasCurrent: l.Platform == mirror.Host() && l.CurrentVersion() == l.Name(v)}
+	next := ""
+	if rm.WasCurrent {
+		next = l.newestExcept(v)
+		if !force {
+			return nil, &CurrentError{Version: v, Next: next}
+		}
 	}
 	t, err := l.trash(l.GOROOT(v))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if l.CurrentVersion() == l.Name(v) {
-		os.Remove(l.Current())
+	if rm.WasCurrent {
+		if next != "" {
+			if err := l.SetCurrent(next); err != nil {
+				return rm, err
+			}
+			rm.Current = next
+		} else {
+			os.Remove(l.Current())
+		}
 	}
 	if err := os.RemoveAll(t); err != nil {
-		return v, &failure.DiskError{Op: "remove", Path: t, Err: err}
+		return rm, &failure.DiskError{Op: "remove", Path: t, Err: err}
 	}
-	return v, nil
+	return rm, nil
+}
+
+// newestExcept is the toolchain to make current when v goes: the newest stable release
+// installed, else the newest pre-release.
+func (l Layout) newestExcept(v string) string {
+	list, _ := l.List()
+	best, bestStable := "", false
+	for _, i := range list {
+		if i.Version == v {
+			continue
+		}
+		stable := mirror.IsStable(i.Version)
+		if best == "" || stable && !bestStable || stable == bestStable && mirror.CompareVersions(i.Version, best) > 0 {
+			best, bestStable = i.Version, stable
+		}
+	}
+	return best
 }
 
 // GOROOTFor returns the GOROOT for a version request, or for the current link when raw is empty.
