@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/verify"
@@ -27,8 +28,20 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // CheckConfig reads the settings that are only read on demand during a run, GOPROXY and GOSUMDB
 // (from Options, the environment or `go env`), and reports the first one that does not parse.
+//
+// The go command is asked only when the run will read them: with the proxy kind, a mirror (the
+// checksum database may vouch for its archives) or a bundle (its proofs are checked with
+// GOSUMDB's key) among the sources. Otherwise only the values given are checked.
 func (in *Installer) CheckConfig(ctx context.Context) error {
-	env := in.goEnv(ctx)
+	env := map[string]string{"GOPROXY": in.opts.GOPROXY, "GOSUMDB": in.opts.GOSUMDB}
+	for k, v := range env {
+		if v == "" {
+			env[k] = os.Getenv(k)
+		}
+	}
+	if in.opts.Offline || slices.ContainsFunc(in.opts.Sources, func(k Kind) bool { return k != KindOfficial }) {
+		env = in.goEnv(ctx)
+	}
 	setting := func(key, opt string) string {
 		switch {
 		case opt != "":
