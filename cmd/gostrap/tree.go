@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gostrap/gostrap"
@@ -68,14 +69,23 @@ func runTree(x *invocation, in *gostrap.Installer, o gostrap.TreeOptions, what s
 		writeJSON(x.stdout, rep)
 	} else if rep != nil && !x.o.quiet {
 		for _, e := range rep.Entries {
-			held := e.Zip
-			if e.Archive != "" {
-				held += " " + e.Archive
+			var held []string
+			for _, p := range []string{e.Zip, e.Archive} {
+				if p != "" {
+					held = append(held, p)
+				}
 			}
-			fmt.Fprintf(x.stdout, "  %s %s  %s  %s\n", e.Version, e.Platform, e.H1, held)
+			proof := e.H1
+			if proof == "" {
+				proof = "(no proof)"
+			}
+			fmt.Fprintf(x.stdout, "  %s %s  %s  %s\n", e.Version, e.Platform, proof, strings.Join(held, " "))
 		}
-		fmt.Fprintf(x.stdout, "gostrap: %s %s: %d releases, %d files fetched (%s), %d reused\n", what, o.Out,
+		fmt.Fprintf(x.stdout, "gostrap: %s %s: %d releases added; %d files fetched (%s), %d files already there\n", what, o.Out,
 			len(rep.Entries), rep.Added, download.Bytes(rep.Fetched), rep.Reused)
+		for _, m := range rep.Missing {
+			fmt.Fprintf(x.stdout, "  missing: %s\n", m)
+		}
 	}
 	return err
 }
