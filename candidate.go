@@ -92,7 +92,7 @@ func (r *run) mirrorCandidate(ctx context.Context, s *Source, v string) (*candid
 	name := r.in.opts.Platform.ArchiveName(v)
 	c := r.newCandidate(s, v, verify.Archive, name)
 	c.url = s.URL + name
-	if claim := r.officialClaim(ctx, v, name); claim != nil {
+	if claim := r.officialClaim(ctx, v, name, false); claim != nil {
 		c.ev.Index, c.size = claim, claim.Size
 		return c, nil
 	}
@@ -104,6 +104,14 @@ func (r *run) mirrorCandidate(ctx context.Context, s *Source, v string) (*candid
 	c.h1 = r.lookupH1(v)
 	c.ev.SumDB = c.h1.claim(ctx, forever)
 	var se *verify.SecurityError
+	if c.ev.SumDB.Err != nil && !errors.As(c.ev.SumDB.Err, &se) {
+		// The checksum database could not vouch either: now an official index that was slow to
+		// answer is worth waiting for.
+		if claim := r.officialClaim(ctx, v, name, true); claim != nil {
+			c.ev.Index, c.size = claim, claim.Size
+			return c, nil
+		}
+	}
 	if c.ev.SumDB.Err != nil && !errors.As(c.ev.SumDB.Err, &se) && r.in.opts.InsecureTrustMirror {
 		sum, err := r.in.client.Get(ctx, c.url+".sha256", 1024)
 		if err != nil {
@@ -118,9 +126,13 @@ func (r *run) mirrorCandidate(ctx context.Context, s *Source, v string) (*candid
 	return c, nil
 }
 
-// officialClaim is the entry for the archive name in the first official index that answers.
-func (r *run) officialClaim(ctx context.Context, v, name string) *verify.IndexClaim {
+// officialClaim is the entry for the archive name in the first official index that answers:
+// of those known to answer quickly, or with patient, of the slow ones too.
+func (r *run) officialClaim(ctx context.Context, v, name string, patient bool) *verify.IndexClaim {
 	for _, s := range r.srcs.Official {
+		if r.quick(s) == patient {
+			continue
+		}
 		rs, err := r.officialIndex(ctx, s)
 		if err != nil {
 			continue

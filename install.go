@@ -71,7 +71,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 	}
 
 	for _, s := range srcs.Order {
-		if r.dead[s] {
+		if r.isDead(s) {
 			continue
 		}
 		st, err := r.tryWithin(ctx, s, v)
@@ -174,6 +174,12 @@ type run struct {
 	indexes map[*Source][]mirror.Release
 	trees   map[*Source]*offline.Tree
 
+	// The probes still running when the race was decided, and their channel.
+	late       <-chan *sourceProbe
+	pending    int
+	probeStart time.Time
+	answered   map[*Source]bool // nil when nothing was probed
+
 	h1Mu sync.Mutex
 	h1   map[string]*h1Lookup
 }
@@ -205,7 +211,7 @@ func (r *run) officialIndex(ctx context.Context, s *Source) ([]mirror.Release, e
 	if rs, ok := r.indexes[s]; ok {
 		return rs, nil
 	}
-	if r.dead[s] {
+	if r.isDead(s) {
 		return nil, errDead
 	}
 	start := time.Now()
@@ -287,7 +293,7 @@ func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, error)
 
 // proxyVersions lists the Go versions a GOPROXY source offers for the platform.
 func (r *run) proxyVersions(ctx context.Context, s *Source) ([]mirror.Version, error) {
-	if r.dead[s] {
+	if r.isDead(s) {
 		return nil, errDead
 	}
 	start := time.Now()
@@ -313,7 +319,7 @@ func (r *run) openTree(s *Source) (*offline.Tree, error) {
 	if t, ok := r.trees[s]; ok {
 		return t, nil
 	}
-	if r.dead[s] {
+	if r.isDead(s) {
 		return nil, errDead
 	}
 	start := time.Now()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gostrap/gostrap/internal/failure"
@@ -77,42 +76,70 @@ func probeURLs(s *Source) ([]string, func(int) bool) {
 	return nil, nil
 }
 
-// probeSources probes sources in parallel, each stage bounded by timeout.
-func (in *Installer) probeSources(ctx context.Context, srcs []*Source) map[*Source]*sourceProbe {
+// startProbes probes every source at once, each stage bounded by the probe timeout, and sends
+// each source's verdict on the channel as soon as it is known: the first of its URLs that
+// answers, or all of them failing. The channel has room for every verdict: nobody need wait.
+func (in *Installer) startProbes(ctx context.Context, srcs []*Source) <-chan *sourceProbe {
 	public := mirror.PublicHosts()
-	out := map[*Source]*sourceProbe{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	out := make(chan *sourceProbe, len(srcs))
 	for _, s := range srcs {
-		sp := &sourceProbe{src: s}
-		out[s] = sp
 		urls, accept := probeURLs(s)
-		sp.probes = make([]*probe.Result, len(urls))
-		for i, u := range urls {
-			wg.Add(1)
+		if len(urls) == 0 {
+			out <- &sourceProbe{src: s}
+			continue
+		}
+		results := make(chan *probe.Result, len(urls))
+		for _, u := range urls {
 			go func() {
-				defer wg.Done()
 				pu, _ := url.Parse(u)
-				p := probe.URL(ctx, in.client, u, probe.Options{
+				results <- probe.URL(ctx, in.client, u, probe.Options{
 					StageTimeout: in.opts.ProbeTimeout, Accept: accept, Public: pu != nil && public[pu.Hostname()]})
-				mu.Lock()
-				sp.probes[i] = p
-				mu.Unlock()
 			}()
 		}
+		go func() {
+			sp := &sourceProbe{src: s}
+			for range urls {
+				p := <-results
+				sp.probes = append(sp.probes, p)
+				if p.OK {
+					break
+				}
+			}
+			out <- sp
+		}()
 	}
-	wg.Wait()
 	return out
 }
 
-// probe runs before anything is fetched: every source and official index at once, so that a
-// dead source costs one probe budget in parallel rather than a timeout each, in turn. Sources
-// that cannot serve are recorded with the probe's diagnosis and not tried; the rest are
-// ordered healthy first, then by latency class, keeping the configured order among equals.
+// probeSources probes sources and waits for every verdict (doctor, which shows them all).
+func (in *Installer) probeSources(ctx context.Context, srcs []*Source) map[*Source]*sourceProbe {
+	ch := in.startProbes(ctx, srcs)
+	out := map[*Source]*sourceProbe{}
+	for range srcs {
+		sp := <-ch
+		out[sp.src] = sp
+	}
+	return out
+}
+
+// raceGrace is how long, once a source has answered as a healthy one, the run waits for the
+// sources it prefers that have not answered yet: a few times the answer's own latency, at least
+// 100 ms, at most 400 ms. A silent source then costs that, not a probe timeout.
+func raceGrace(latency time.Duration) time.Duration {
+	return min(max(3*latency, 100*time.Millisecond), 400*time.Millisecond)
+}
+
+// probe races the sources before anything is fetched. Every network source is probed at once;
+// as soon as the preferred healthy source is known (every source preferred to it has answered,
+// or has been silent for the grace after a healthy answer), the run goes on. Sources that
+// answered and cannot serve are recorded with the probe's diagnosis and not tried; sources that
+// are silent, or whose probe timed out, are demoted, never excluded: they are tried after the
+// healthy ones, with the download's longer budgets. The healthy are ordered by latency class,
+// the configured order kept among equals. Verdicts that come later are applied by settle.
 func (r *run) probe(ctx context.Context) {
-	all := r.srcs.indexOrder()
+	prefer := r.srcs.indexOrder()
 	var targets []*Source
-	for _, s := range all {
+	for _, s := range prefer {
 		if s.Kind != KindBundle {
 			targets = append(targets, s)
 		}
@@ -120,33 +147,62 @@ func (r *run) probe(ctx context.Context) {
 	if len(targets) == 0 {
 		return
 	}
-	start := time.Now()
-	res := r.in.probeSources(ctx, targets)
+	r.probeStart = time.Now()
+	r.answered = map[*Source]bool{}
+	ch := r.in.startProbes(ctx, targets)
+	done := map[*Source]*sourceProbe{}
+	// The race is decided when the preferred healthy source is known (every source preferred
+	// to it has answered) and every official index, which vouches for mirrors' archives, has
+	// answered too; or when the grace after the first healthy answer runs out.
+	decided := func() bool {
+		for _, s := range targets {
+			sp, ok := done[s]
+			if !ok {
+				return false
+			}
+			if sp.ok() {
+				break
+			}
+		}
+		for _, s := range r.srcs.Official {
+			if _, ok := done[s]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	var graceC <-chan time.Time
+wait:
+	for !decided() {
+		select {
+		case sp := <-ch:
+			done[sp.src] = sp
+			if sp.ok() && graceC == nil {
+				graceC = time.After(raceGrace(sp.latency()))
+			}
+		case <-graceC:
+			break wait
+		case <-ctx.Done():
+			return
+		}
+	}
+	r.late = ch
+	r.pending = len(targets) - len(done)
 	for _, s := range targets {
-		sp := res[s]
-		if sp.ok() {
-			continue
+		if sp, ok := done[s]; ok {
+			r.verdict(sp)
 		}
-		p, prob := sp.problem()
-		u := s.URL
-		if p != nil {
-			u = p.URL
-		}
-		if prob == nil {
-			continue
-		}
-		r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(s.URL), Kind: string(s.Kind), URL: failure.Redact(u),
-			Stage: "probe", Error: prob, DurationMS: time.Since(start).Milliseconds()})
-		r.dead[s] = true
-		r.in.logf("%s: unreachable: %s: %s", s, prob.Class, firstLine(prob.Message))
 	}
 	rank := func(s *Source) int {
-		sp, ok := res[s]
-		if !ok {
-			return 1 // bundles: local, after the healthy network sources in their class
+		if s.Kind == KindBundle {
+			return 1 // local, after the healthy network sources in their class
 		}
-		if !sp.ok() {
-			return 10
+		sp, ok := done[s]
+		switch {
+		case !ok:
+			return 5 // silent so far: demoted
+		case !sp.ok():
+			return 8 // timed out: demoted; or failed for good, and dead
 		}
 		switch d := sp.latency(); {
 		case d < 100*time.Millisecond:
@@ -158,5 +214,62 @@ func (r *run) probe(ctx context.Context) {
 		}
 		return 3
 	}
-	slices.SortStableFunc(r.srcs.Order, func(a, b *Source) int { return rank(a) - rank(b) })
+	byRank := func(a, b *Source) int { return rank(a) - rank(b) }
+	slices.SortStableFunc(r.srcs.Order, byRank)
+	slices.SortStableFunc(r.srcs.Official, byRank)
+	if r.pending > 0 {
+		r.in.logf("going on with the sources that answered in %s; %d still silent, tried last if needed",
+			time.Since(r.probeStart).Round(time.Millisecond), r.pending)
+	}
+}
+
+// demoted reports whether a probe's failure only says the source was slow to answer (it
+// timed out): such a source is tried last, with longer budgets, not given up.
+func demoted(p *failure.Problem) bool {
+	return p.Class == failure.TCPTimeout || p.Class == failure.Stalled
+}
+
+// verdict applies a source's probe: one that answered and cannot serve is recorded and dead.
+func (r *run) verdict(sp *sourceProbe) {
+	if sp.ok() {
+		r.answered[sp.src] = true
+		return
+	}
+	p, prob := sp.problem()
+	if prob == nil || demoted(prob) {
+		return
+	}
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(sp.src.URL), Kind: string(sp.src.Kind), URL: failure.Redact(p.URL),
+		Stage: "probe", Error: prob, DurationMS: time.Since(r.probeStart).Milliseconds()})
+	r.dead[sp.src] = true
+	r.in.logf("%s: unreachable: %s: %s", sp.src, prob.Class, firstLine(prob.Message))
+}
+
+// settle applies the verdicts of probes that answered after the race was decided. It runs on
+// the install's own goroutine, before each choice of a source.
+func (r *run) settle() {
+	for r.pending > 0 {
+		select {
+		case sp := <-r.late:
+			r.pending--
+			r.verdict(sp)
+		default:
+			return
+		}
+	}
+}
+
+// quick reports whether s is known to answer quickly: its probe answered as a healthy source's,
+// or nothing was probed. A source still silent, or whose probe timed out, is asked only when
+// nothing quicker can serve.
+func (r *run) quick(s *Source) bool {
+	r.settle()
+	return r.answered == nil || r.answered[s]
+}
+
+// isDead reports whether s failed earlier in this run (or its probe has said since that it
+// cannot serve).
+func (r *run) isDead(s *Source) bool {
+	r.settle()
+	return r.dead[s]
 }

@@ -327,7 +327,7 @@ func (r *run) unreachable(err error, kinds ...Kind) string {
 func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp string, want verify.Release, proof *verify.SumDBClaim, rep *TreeReport) error {
 	var lastErr error = &NoSourceError{What: want.Module + " (no module proxy configured, or --sources leaves it out)"}
 	for _, s := range r.srcs.Order {
-		if s.Kind != KindProxy || r.dead[s] {
+		if s.Kind != KindProxy || r.isDead(s) {
 			continue
 		}
 		start := time.Now()
@@ -359,7 +359,10 @@ func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp string, wa
 // and puts it to verify.Decide with the first official index's entry (reported true when it
 // vouched) and the proven record.
 func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap string, want verify.Release, proof *verify.SumDBClaim, rep *TreeReport) (bool, error) {
-	index := r.officialClaim(ctx, want.Version, ap)
+	index := r.officialClaim(ctx, want.Version, ap, false)
+	if index == nil && proof == nil {
+		index = r.officialClaim(ctx, want.Version, ap, true)
+	}
 	if index == nil && proof == nil {
 		// Nothing could vouch for the bytes: they are not fetched.
 		return false, &verify.UntrustedError{File: ap}
@@ -370,7 +373,7 @@ func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap string
 	}
 	var lastErr error = &NoSourceError{What: ap + " (no official or mirror source configured, or --sources leaves them out)"}
 	for _, s := range r.srcs.Order {
-		if r.dead[s] || s.Kind != KindOfficial && s.Kind != KindMirror {
+		if r.isDead(s) || s.Kind != KindOfficial && s.Kind != KindMirror {
 			continue
 		}
 		url := s.URL + ap
