@@ -375,25 +375,40 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 func (r *run) tryProxy(ctx context.Context, s *Source, v string, start time.Time) (*staged, error) {
 	c := r.proxyCandidate(s, v)
 	var st *staged
+	var served string
+	tried := false
+	// Each proxy of the list is its own attempt: the report names the one that served, or
+	// each one that failed, not the whole list.
 	err := s.proxies.Try(func(base string) error {
 		tp := mirror.ToolchainProxy{Base: base}
 		c.url = tp.ZipURL(c.ev.Want.Module)
-		if err := tp.Info(ctx, r.in.client, c.ev.Want.Module); err != nil {
+		tried = true
+		at := time.Now()
+		err := tp.Info(ctx, r.in.client, c.ev.Want.Module)
+		if err == nil {
+			st, err = r.fetch(ctx, c)
+		}
+		if err != nil {
+			p := failure.Explain(err)
+			r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(base), Kind: string(s.Kind), URL: failure.Redact(c.url),
+				Stage: stageOf(err), Error: p, DurationMS: time.Since(at).Milliseconds()})
+			r.in.logf("proxy %s: %s failed: %s: %s", failure.Redact(base), stageOf(err), p.Class, firstLine(p.Message))
 			return err
 		}
-		var err error
-		st, err = r.fetch(ctx, c)
-		return err
+		served = base
+		return nil
 	})
 	if err != nil {
-		url := c.url
-		if url == "" {
-			url = s.URL
+		if failure.Classify(err) != failure.NotFound {
+			r.dead[s] = true
 		}
-		r.fail(s, url, stageOf(err), start, err)
+		if !tried { // the list is "off"
+			r.fail(s, s.URL, stageOf(err), start, err)
+		}
 		return nil, err
 	}
-	r.succeed(s, c.url, start)
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(served), Kind: string(s.Kind), URL: failure.Redact(c.url),
+		Stage: "install", DurationMS: time.Since(start).Milliseconds()})
 	return st, nil
 }
 

@@ -235,6 +235,11 @@ func TestProxyListFallThrough(t *testing.T) {
 				if err != nil || rep.Verified.Method != "sumdb" {
 					t.Fatalf("%+v %v", rep.Verified, err)
 				}
+				// The report names each proxy tried, the one that served last: not the list.
+				last := rep.Attempts[len(rep.Attempts)-1]
+				if last.Error != nil || last.Source != good || strings.Contains(last.Source, ",") || strings.Contains(last.Source, "|") {
+					t.Fatalf("attempts %+v", rep.Attempts)
+				}
 				return
 			}
 			if err == nil {
