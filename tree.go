@@ -34,6 +34,11 @@ type TreeOptions struct {
 	Zips, Archives bool
 	// Tar packs the tree into one uncompressed tar at Out.
 	Tar bool
+	// Gostrap puts gostrap itself into the tree for its platforms, with install.sh and
+	// install.ps1 (carry.go); GostrapDist takes the binaries from a `go run ./internal/dist`
+	// output directory instead of rebuilding them.
+	Gostrap     bool
+	GostrapDist string
 }
 
 // TreeReport says what a sync did.
@@ -106,6 +111,16 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 			}
 			w.Record(e)
 			rep.Entries = append(rep.Entries, e)
+		}
+	}
+	if o.Gostrap {
+		missing, err := r.carryGostrap(ctx, w, o, rep)
+		for _, m := range missing {
+			in.logf("%s", m)
+			rep.Missing = append(rep.Missing, m)
+		}
+		if err != nil {
+			return rep, err
 		}
 	}
 	m, err := w.Finish()

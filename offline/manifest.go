@@ -50,6 +50,17 @@ type Manifest struct {
 	Entries []Entry `json:"entries"`
 	// Files lists every file of the tree but the manifest itself.
 	Files []File `json:"files"`
+	// Gostrap says which gostrap the tree carries (gostrap/<os>-<arch>/gostrap[.exe], listed
+	// in gostrap/SHA256SUMS and in Files), for install.sh and install.ps1.
+	Gostrap *GostrapSet `json:"gostrap,omitempty"`
+}
+
+// GostrapSet is the gostrap a tree carries.
+type GostrapSet struct {
+	// Version is the module version the binaries record (their build information).
+	Version string `json:"version"`
+	// Platforms are the platforms ("os/arch") it is built for.
+	Platforms []string `json:"platforms"`
 }
 
 // Entry is one release for one platform.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,7 +29,19 @@ type Writer struct {
 	files   map[string]File
 	entries map[string]Entry
 	prev    *Manifest
+	gostrap *GostrapSet
 }
+
+// PreviousGostrap is what the previous manifest said of the gostrap binaries, if anything.
+func (w *Writer) PreviousGostrap() *GostrapSet {
+	if w.prev == nil {
+		return nil
+	}
+	return w.prev.Gostrap
+}
+
+// SetGostrap records the gostrap binaries the tree holds.
+func (w *Writer) SetGostrap(g GostrapSet) { w.gostrap = &g }
 
 // OpenWriter opens dir for writing, reading the manifest already there (if any).
 func OpenWriter(dir, sumdbName string) (*Writer, error) {
@@ -85,11 +98,14 @@ func (w *Writer) Previous(version, platform string) (Entry, bool) {
 func (w *Writer) path(p string) string { return filepath.Join(w.Dir, filepath.FromSlash(p)) }
 
 // Put writes a small file.
-func (w *Writer) Put(p string, data []byte) error {
+func (w *Writer) Put(p string, data []byte) error { return w.PutMode(p, data, 0o644) }
+
+// PutMode writes a file with the given permissions (an executable: gostrap, install.sh).
+func (w *Writer) PutMode(p string, data []byte, perm fs.FileMode) error {
 	if err := checkPath(p); err != nil {
 		return err
 	}
-	if err := layout.WriteFile(w.path(p), data, 0o644); err != nil {
+	if err := layout.WriteFile(w.path(p), data, perm); err != nil {
 		return &failure.DiskError{Op: "write", Path: w.path(p), Err: err}
 	}
 	sum := sha256.Sum256(data)
@@ -174,7 +190,7 @@ func (w *Writer) Finish() (*Manifest, error) {
 		return nil, err
 	}
 
-	m := &Manifest{Format: Format, Created: time.Now().UTC().Truncate(time.Second), SumDB: w.sumdb}
+	m := &Manifest{Format: Format, Created: time.Now().UTC().Truncate(time.Second), SumDB: w.sumdb, Gostrap: w.gostrap}
 	for _, f := range w.files {
 		if _, err := os.Stat(w.path(f.Path)); err == nil {
 			m.Files = append(m.Files, f)

@@ -364,6 +364,8 @@ type opts struct {
 	versions, platforms  []string
 	archive, withArchive bool
 	noZips               bool
+	noGostrap            bool
+	gostrapDist          string
 }
 
 func newOpts() *opts {

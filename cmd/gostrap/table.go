@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -247,6 +250,18 @@ func treeFlags(f *flagSet, o *opts, since bool) {
 	if since {
 		f.add(flagSpec{Name: "since", Arg: "1.N", Usage: "include every stable release from this line on"}, stringValue{&o.since, checkLine})
 	}
+	f.add(flagSpec{Name: "gostrap-dist", Arg: "DIR", Usage: "take the gostrap binaries the tree carries from a 'go run ./internal/dist' output " +
+		"directory (default: a dist-built gostrap rebuilds itself from the source it carries)", Complete: []string{"dir"}},
+		stringValue{&o.gostrapDist, checkGostrapDist})
+	f.add(flagSpec{Name: "no-gostrap", Usage: "leave gostrap itself, install.sh and install.ps1 out of the tree"}, boolValue{&o.noGostrap})
+}
+
+// checkGostrapDist requires a dist output directory: one holding SHA256SUMS.
+func checkGostrapDist(s string) error {
+	if _, err := os.Stat(filepath.Join(s, "SHA256SUMS")); err != nil {
+		return fmt.Errorf("not a 'go run ./internal/dist' output directory (no SHA256SUMS): want DIR")
+	}
+	return nil
 }
 
 // lookup finds the command args name, and returns the arguments left for it.

@@ -43,6 +43,7 @@ func runBundleCreate(x *invocation) error {
 		return err
 	}
 	t.Zips, t.Archives, t.Tar = true, x.o.withArchive, x.o.archive
+	t.Gostrap, t.GostrapDist = !x.o.noGostrap, x.o.gostrapDist
 	in, err := x.installer(true)
 	if err != nil {
 		return err
@@ -56,6 +57,7 @@ func runMirrorSync(x *invocation) error {
 		return err
 	}
 	t.Archives, t.Zips = true, !x.o.noZips
+	t.Gostrap, t.GostrapDist = !x.o.noGostrap, x.o.gostrapDist
 	in, err := x.installer(true)
 	if err != nil {
 		return err
