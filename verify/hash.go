@@ -130,30 +130,46 @@ func ReleaseName(modName string) string {
 // ZipH1 is the h1 of a module zip of size bytes read through ra: dirhash.HashZip, with a zip
 // that names one file twice refused.
 func ZipH1(ra io.ReaderAt, size int64) (string, error) {
-	zr, err := zip.NewReader(ra, size)
+	hs, err := zipHashes(ra, size, func(name string) (string, error) { return name, nil })
 	if err != nil {
 		return "", err
 	}
-	var hs Hashes
+	return hs.H1()
+}
+
+// zipHashes hashes every file of a zip under the name rename gives it.
+func zipHashes(ra io.ReaderAt, size int64, rename func(string) (string, error)) (*Hashes, error) {
+	zr, err := zip.NewReader(ra, size)
+	if err != nil {
+		return nil, err
+	}
+	hs := &Hashes{}
 	for _, zf := range zr.File {
 		if strings.HasSuffix(zf.Name, "/") {
 			continue
 		}
+		name, err := rename(zf.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !zf.Mode().IsRegular() {
+			return nil, fmt.Errorf("zip entry %q is not a regular file", zf.Name)
+		}
 		rc, err := zf.Open()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		h := sha256.New()
 		_, err = io.Copy(h, rc)
 		rc.Close()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		if err := hs.Add(zf.Name, h.Sum(nil)); err != nil {
-			return "", err
+		if err := hs.Add(name, h.Sum(nil)); err != nil {
+			return nil, err
 		}
 	}
-	return hs.H1()
+	return hs, nil
 }
 
 // ArchiveH1 is the h1 of the golang.org/toolchain module version module that a release archive
@@ -194,32 +210,15 @@ func ArchiveH1(r io.Reader, module string) (string, error) {
 
 // ZipArchiveH1 is ArchiveH1 for a release archive that is a zip (Windows).
 func ZipArchiveH1(ra io.ReaderAt, size int64, module string) (string, error) {
-	zr, err := zip.NewReader(ra, size)
+	hs, err := zipHashes(ra, size, func(name string) (string, error) {
+		rel, ok := strings.CutPrefix(name, "go/")
+		if !ok || !fs.ValidPath(rel) {
+			return "", fmt.Errorf("archive entry %q is not a file under go/", name)
+		}
+		return rel, nil
+	})
 	if err != nil {
 		return "", err
-	}
-	var hs Hashes
-	for _, zf := range zr.File {
-		if strings.HasSuffix(zf.Name, "/") {
-			continue
-		}
-		rel, ok := strings.CutPrefix(zf.Name, "go/")
-		if !ok || !zf.Mode().IsRegular() || !fs.ValidPath(rel) {
-			return "", fmt.Errorf("archive entry %q is not a file under go/", zf.Name)
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return "", err
-		}
-		h := sha256.New()
-		_, err = io.Copy(h, rc)
-		rc.Close()
-		if err != nil {
-			return "", err
-		}
-		if err := hs.Add(rel, h.Sum(nil)); err != nil {
-			return "", err
-		}
 	}
 	return hs.ToolchainH1(module)
 }

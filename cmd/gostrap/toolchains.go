@@ -297,17 +297,26 @@ func githubEnv(e gostrap.Env, stdout io.Writer) error {
 	return nil
 }
 
-func runWhich(x *invocation) error {
+// installedHere is the toolchain that applies here, which must be installed.
+func installedHere(x *invocation) (*gostrap.Selection, error) {
 	in, err := x.installer(false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sel, err := selectHere(x, in)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !sel.Installed {
-		return sel.NotInstalled()
+		return nil, sel.NotInstalled()
+	}
+	return sel, nil
+}
+
+func runWhich(x *invocation) error {
+	sel, err := installedHere(x)
+	if err != nil {
+		return err
 	}
 	gobin := filepath.Join(sel.GOROOT, "bin", "go"+layout.ExeSuffix(mirror.Host()))
 	if x.o.json {
@@ -322,16 +331,9 @@ func runWhich(x *invocation) error {
 }
 
 func runCurrent(x *invocation) error {
-	in, err := x.installer(false)
+	sel, err := installedHere(x)
 	if err != nil {
 		return err
-	}
-	sel, err := selectHere(x, in)
-	if err != nil {
-		return err
-	}
-	if !sel.Installed {
-		return sel.NotInstalled()
 	}
 	if x.o.json {
 		writeJSON(x.stdout, sel)
