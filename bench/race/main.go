@@ -81,7 +81,7 @@ func main() {
 			}
 			healthy = append(healthy, h.Seconds()*1000)
 			blackholed = append(blackholed, b.Seconds()*1000)
-			extra = append(extra, (b - h).Seconds()*1000)
+			extra = append(extra, (b-h).Seconds()*1000)
 		}
 	}
 	fmt.Printf("| install of one release from a mirror (%d runs each) | median | range |\n| --- | --- | --- |\n", len(healthy))
