@@ -816,6 +816,10 @@ func (c *Client) envProxyFor(req *http.Request) (*url.URL, error) {
 	return nil, nil
 }
 
+// ProxyVar names the environment variable the proxy for u comes from (HTTPS_PROXY,
+// https_proxy, HTTP_PROXY, http_proxy), "" when the proxy was configured otherwise.
+func (c *Client) ProxyVar(u *url.URL) string { return c.proxyVar(u) }
+
 // proxyVar names the environment variable the proxy came from, when the client reads the
 // environment.
 func (c *Client) proxyVar(u *url.URL) string {

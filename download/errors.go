@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -194,7 +195,7 @@ func (e *ProxyError) Hint() string {
 			return "the proxy " + proxy + " demands credentials: put them in the proxy URL, e.g. " +
 				"HTTPS_PROXY=http://USER:PASS@proxy:PORT (percent-encode @, # and : in the password)"
 		case ps.StatusCode == http.StatusForbidden:
-			_, port, _ := strings.Cut(ps.Target, ":")
+			_, port, _ := net.SplitHostPort(ps.Target)
 			return fmt.Sprintf("the proxy %s does not allow CONNECT to %s (port %s): ask for the host and port "+
 				"to be allowed, or use a source it allows", proxy, ps.Target, port)
 		}
@@ -208,15 +209,21 @@ func (e *ProxyError) Hint() string {
 	if e.Var != "" {
 		unset = "unset " + e.Var
 	}
+	// What lies under the proxy's failure to connect.
+	cause := e.Err
+	var op *net.OpError
+	if errors.As(cause, &op) && op.Op == "proxyconnect" {
+		cause = op.Err
+	}
 	var le *LookupError
 	switch {
 	case errors.As(e.Err, &le):
 		return "the proxy " + proxy + " could not be reached: its host name does not resolve (" + firstLineOf(le.Error()) +
 			"): check the host in the proxy URL, or " + unset + " if this network needs no proxy"
-	case failure.Classify(e.Err) == failure.TCPRefused:
+	case failure.Classify(cause) == failure.TCPRefused:
 		return "the proxy " + proxy + " refused the connection: nothing listens there; check that the proxy is up " +
 			"and the port is right, or " + unset + " if this network needs no proxy"
-	case failure.Classify(e.Err) == failure.TCPTimeout:
+	case failure.Classify(cause) == failure.TCPTimeout:
 		return "the proxy " + proxy + " did not answer (connection timed out): a firewall drops the traffic to it or " +
 			"the address is wrong; check the proxy URL, or " + unset + " if this network needs no proxy"
 	}

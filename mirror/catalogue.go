@@ -33,8 +33,9 @@ var CatalogueProxies = "direct,https://goproxy.cn,https://goproxy.io"
 // tag is `golang.org/toolchain mod https://go.dev/dl/mod`, a module proxy.
 const DirectToolchainBase = "https://go.dev/dl/mod"
 
-// PublicHosts are the hosts of the catalogue: public sites, whose certificates chain to public
-// roots unless something in the path re-signs them.
+// PublicHosts are the hosts of the catalogue and the checksum database gostrap trusts by
+// default (sum.golang.org, and sum.golang.google.cn where GOSUMDB names it): public sites, whose
+// certificates chain to public roots unless something in the path re-signs them.
 func PublicHosts() map[string]bool {
 	hosts := map[string]bool{}
 	for _, lists := range [][]string{CatalogueOfficial, CatalogueMirrors, strings.Split(CatalogueProxies, ","), {DirectToolchainBase}} {
@@ -44,6 +45,8 @@ func PublicHosts() map[string]bool {
 			}
 		}
 	}
-	hosts["dl.google.com"] = true
+	for _, h := range []string{"dl.google.com", "sum.golang.org", "sum.golang.google.cn"} {
+		hosts[h] = true
+	}
 	return hosts
 }

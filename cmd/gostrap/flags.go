@@ -47,6 +47,8 @@ type common struct {
 	allowDowngrade    bool
 	idleTimeout       time.Duration
 	connectTimeout    time.Duration
+	dnsTimeout        time.Duration
+	probeTimeout      time.Duration
 }
 
 func envList(name string) list {
@@ -103,6 +105,8 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.allowDowngrade, "allow-downgrade", false, "accept an index whose latest is older than a release installed here before")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", envDuration("GOSTRAP_IDLE_TIMEOUT", 15*time.Second), "give a transfer up after this long without data (GOSTRAP_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", envDuration("GOSTRAP_CONNECT_TIMEOUT", 10*time.Second), "TCP connect and TLS handshake timeout (GOSTRAP_CONNECT_TIMEOUT)")
+	fs.DurationVar(&c.dnsTimeout, "dns-timeout", envDuration("GOSTRAP_DNS_TIMEOUT", download.DefaultDNSTimeout), "longest wait for the resolver, once per host name per run (GOSTRAP_DNS_TIMEOUT)")
+	fs.DurationVar(&c.probeTimeout, "probe-timeout", envDuration("GOSTRAP_PROBE_TIMEOUT", 3*time.Second), "probe budget per stage: connect, TLS; HTTP twice (GOSTRAP_PROBE_TIMEOUT)")
 }
 
 // fill applies environment lists for list flags the command line did not set.
@@ -137,12 +141,14 @@ func (c *common) options(stderr io.Writer) (gostrap.Options, error) {
 		Use:                 c.use,
 		AllowDowngrade:      c.allowDowngrade,
 		Platform:            mirror.Host(),
+		ProbeTimeout:        c.probeTimeout,
 		Download: download.Config{
 			CAFile:         c.caFile,
 			Resolve:        c.resolve,
 			IdleTimeout:    c.idleTimeout,
 			ConnectTimeout: c.connectTimeout,
 			TLSTimeout:     c.connectTimeout,
+			DNSTimeout:     c.dnsTimeout,
 		},
 	}
 	if c.goos != "" {
