@@ -198,15 +198,15 @@ func (e *HandshakeError) Hint() string {
 		if skewed {
 			return ClockHint(e.ClockSkew, class)
 		}
-		when := "expired on " + leaf.NotAfter.UTC().Format(time.DateOnly)
+		when, what := "expired on "+leaf.NotAfter.UTC().Format(time.DateTime+" UTC"), "has expired"
 		if class == TLSNotYetValid {
-			when = "is valid only from " + leaf.NotBefore.UTC().Format(time.DateOnly)
+			when, what = "is valid only from "+leaf.NotBefore.UTC().Format(time.DateTime+" UTC"), "is not valid yet"
 		}
 		if e.ClockKnown {
 			return fmt.Sprintf("the certificate of %s %s, and the server's clock agrees with this machine's: the "+
-				"certificate itself is out of date; its owner must renew it; use another source meanwhile", host, when)
+				"certificate itself %s; its owner must replace it; use another source meanwhile", host, when, what)
 		}
-		return fmt.Sprintf("the certificate of %s %s: its owner must renew it; use another source meanwhile", host, when)
+		return fmt.Sprintf("the certificate of %s %s: its owner must replace it; use another source meanwhile", host, when)
 	}
 	return HintFor(class)
 }
@@ -382,8 +382,9 @@ func HintFor(c Class) string {
 			"pin an address for this run with --resolve HOST:443:ADDR, or switch source: " +
 			"--mirror URL, a reachable GOPROXY, or --bundle PATH"
 	case TCPRefused:
-		return "nothing accepts connections there: a firewall rejects the port or the server is down; " +
-			"try another source (--mirror URL, GOPROXY) or set HTTPS_PROXY to your network's proxy"
+		return "nothing accepts connections there: a firewall rejects the port, the server is down, or DNS " +
+			"gave a wrong address (pin the right one with --resolve HOST:PORT:ADDR); try another source " +
+			"(--mirror URL, GOPROXY), or set HTTPS_PROXY if this network only lets a proxy out"
 	case TCPTimeout:
 		return "the connection never completed: a firewall is dropping the traffic; set HTTPS_PROXY " +
 			"to your network's proxy, or use a reachable mirror or GOPROXY"
