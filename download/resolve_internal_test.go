@@ -268,3 +268,40 @@ func TestNoProxyMatch(t *testing.T) {
 		}
 	}
 }
+
+// A host with addresses of both families: when the first family's addresses fail, the other's
+// are tried at once; when they are slow, alongside after fallbackDelay.
+func TestDialAddrsFallsBack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	c, err := New(Config{ConnectTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// ::1 refuses (or is not there): 127.0.0.1 is tried without waiting for fallbackDelay.
+	conn, err := c.dialAddrs(context.Background(), "tcp", []string{"::1", "127.0.0.1"}, port)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	conn.Close()
+	if d := time.Since(start); d > fallbackDelay {
+		t.Errorf("fallback after %v, want at once after a refusal", d)
+	}
+	if _, err := c.dialAddrs(context.Background(), "tcp", []string{"127.0.0.1"}, "1"); failure.Classify(err) != failure.TCPRefused {
+		t.Errorf("closed port: %v (%s)", err, failure.Classify(err))
+	}
+}
