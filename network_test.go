@@ -272,7 +272,7 @@ func TestNetworkSquid(t *testing.T) {
 		r, rep := e.install(t, e.env(t, "HTTPS_PROXY="+deadProxy))
 		p := expectFailure(t, r, rep, 3, failure.ProxyConnect, []string{deadProxy},
 			[]string{deadProxy, "(from HTTPS_PROXY)", "refused"})
-		if strings.Contains(p.Hint, "set HTTPS_PROXY if") {
+		if strings.Contains(p.Hint, "only lets a proxy out") {
 			t.Errorf("the dead proxy is blamed on the target: %s", p.Hint)
 		}
 		// Doctor's proxy line says the proxy was not reached.
@@ -290,7 +290,7 @@ func TestNetworkSquid(t *testing.T) {
 		r, rep := e.install(t, env)
 		p := expectFailure(t, r, rep, 3, failure.TCPRefused, []string{`NO_PROXY entry ".test"`},
 			[]string{`NO_PROXY entry ".test"`, open.URL(), "HTTPS_PROXY"})
-		if strings.Contains(p.Hint, "set HTTPS_PROXY if") {
+		if strings.Contains(p.Hint, "only lets a proxy out") {
 			t.Errorf("the hint asks for a proxy that is set: %s", p.Hint)
 		}
 		_, d := e.doctor(t, env)
