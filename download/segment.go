@@ -300,7 +300,10 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		s.chunkLoop(ctx, 0, k0, first)
 		s.work(ctx, 0)
 	}()
-	if s.pending() > 0 {
+	s.mu.Lock()
+	more := s.pending() > 0 // worker 0 is taking chunks already
+	s.mu.Unlock()
+	if more {
 		spawn()
 	}
 	// Open more connections while each one is slow: as many as it takes for their sum to

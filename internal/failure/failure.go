@@ -264,6 +264,9 @@ func Classify(err error) Class {
 				return c.Class()
 			}
 		}
+		if errors.As(op.Err, &c) && c.Class() == ProxyAuth {
+			return ProxyAuth // the proxy's own refusal, however it is wrapped
+		}
 		return ProxyConnect
 	}
 	if errors.As(err, &c) {
