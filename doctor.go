@@ -79,29 +79,43 @@ func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, err
 			ok[s.Kind] = true
 		}
 	}
-	// The checksum database: proxies' /sumdb/<name>/supported, then the database itself.
+	// The checksum database, reached as install reaches it (mirror.SumDBRemote, cmd/go's
+	// dbClient): at the URL GOSUMDB gives; else through the first proxy of GOPROXY whose
+	// /sumdb/<name>/supported answers, moving on as the list says (after ",": only on 404 or
+	// 410; after "|": on any failure); directly only when the list reaches direct or off, or
+	// every proxy said it does not serve the database.
 	sumOK := false
 	if db, err := verify.ParseGOSUMDB(in.goEnv(ctx)["GOSUMDB"]); err == nil {
 		ds := DiagnosedSource{Kind: KindSumDB, URL: db.Name}
-		var targets []string
-		if db.URL != "" {
-			targets = append(targets, db.URL+"/latest")
-		} else {
-			if list, _, err := in.proxyList(ctx); err == nil {
-				for _, e := range list {
-					if e.URL != "off" && e.URL != "direct" {
-						targets = append(targets, e.URL+"/sumdb/"+db.Name+"/supported")
-					}
-				}
-			}
-			targets = append(targets, "https://"+db.Name+"/latest")
-		}
-		for _, t := range targets {
-			p := probeOne(t, func(st int) bool { return st == http.StatusOK })
+		try := func(u string) *probe.Result {
+			p := probeOne(u, func(st int) bool { return st == http.StatusOK })
 			ds.Probes = append(ds.Probes, p)
-			if p.OK {
-				ds.OK = true
-				break // the first that answers is the one used
+			ds.OK = ds.OK || p.OK
+			return p
+		}
+		if db.URL != "" {
+			try(db.URL + "/latest")
+		} else if list, _, err := in.proxyList(ctx); err == nil {
+			direct := true
+		proxies:
+			for _, e := range list {
+				switch e.URL {
+				case "off", "direct":
+					break proxies
+				}
+				p := try(e.URL + "/sumdb/" + db.Name + "/supported")
+				switch {
+				case p.OK:
+					direct = false
+					break proxies
+				case p.Error != nil && p.Error.Class == failure.NotFound, e.FallBackOnError:
+					continue
+				}
+				direct = false // the go command stops at this proxy's failure
+				break proxies
+			}
+			if direct {
+				try("https://" + db.Name + "/latest")
 			}
 		}
 		sumOK = ds.OK
@@ -186,6 +200,8 @@ func (in *Installer) settings(ctx context.Context) []Setting {
 		{"HTTP_PROXY", env("HTTP_PROXY", "http_proxy")},
 		{"NO_PROXY", env("NO_PROXY", "no_proxy")},
 		{"CA file", caFile},
+		{"DNS budget", in.client.Config().DNSTimeout.String() + " per host name, looked up once (--dns-timeout)"},
+		{"probe budget", in.opts.ProbeTimeout.String() + " per stage (--probe-timeout)"},
 		{"--resolve", resolve},
 		{"GOPROXY", goproxy},
 		{"GOSUMDB", gosumdb},

@@ -1,5 +1,6 @@
 // Package download is gostrap's HTTP client: proxies from the environment, extra CAs, pinned
-// addresses (--resolve), short connect and handshake timeouts, retries through
+// addresses (--resolve), each host name looked up once per run within a DNS budget, short
+// connect and handshake timeouts, retries through
 // go-retryablehttp with a policy that never retries what cannot get better, ranged resume from a
 // partial file, a stall detector, and sha256 computed while the bytes stream.
 //
@@ -23,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -47,6 +49,9 @@ type Config struct {
 
 	ConnectTimeout time.Duration // one TCP connect (default 10s)
 	TLSTimeout     time.Duration // one TLS handshake (default 10s)
+	// DNSTimeout bounds the lookup of one host name, made once per run whoever asks (default
+	// DefaultDNSTimeout): a resolver that answers within it never fails a download.
+	DNSTimeout time.Duration
 	// IdleTimeout is how long a transfer may go without a byte, from the request sent to the
 	// response headers and between reads of the body, before it has stalled (default 15s).
 	IdleTimeout time.Duration
@@ -76,26 +81,69 @@ type Config struct {
 
 // Client is safe for concurrent use.
 type Client struct {
-	cfg     Config
-	pins    map[string]string // "host:port" -> "addr:port"
-	roots   *x509.CertPool
-	dialer  *net.Dialer
-	http    *http.Client
-	retry   *retryablehttp.Client
-	guarded bool
-	// envProxy: the proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
-	envProxy bool
+	cfg    Config
+	pins   map[string]string // "host:port" -> "addr:port"
+	roots  *x509.CertPool
+	dialer *net.Dialer
+	res    *resolver
+	http   *http.Client
+	retry  *retryablehttp.Client
+	guard  guardMode
+	// envProxy: the proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY; noProxy is NO_PROXY,
+	// read as net/http reads it.
+	envProxy     bool
+	noProxy      *noProxy
+	bypassLogged sync.Map // hosts NO_PROXY sent direct, said once
 }
 
 // TestNetworkEnv, when set to "loopback", makes every client refuse to resolve or dial anything
 // but loopback addresses and --resolve pins. Tests set it so that no test can reach the
-// internet by accident (cmd/go's TESTGONETWORK=panic, made an error).
+// internet by accident (cmd/go's TESTGONETWORK=panic, made an error). Set to "testnet", names
+// are resolved, and only loopback and the test networks' 10.213.0.0/16 may be dialed, name
+// servers included (internal/testnet).
 const TestNetworkEnv = "GOSTRAP_TEST_NETWORK"
+
+// guardMode is what TestNetworkEnv allows.
+type guardMode int
+
+const (
+	guardNone guardMode = iota
+	guardLoopback
+	guardTestnet
+)
+
+func guardFromEnv() guardMode {
+	switch os.Getenv(TestNetworkEnv) {
+	case "loopback":
+		return guardLoopback
+	case "testnet":
+		return guardTestnet
+	}
+	return guardNone
+}
+
+var testnetPrefix = netip.MustParsePrefix("10.213.0.0/16")
+
+// allowsAddr reports whether the guard lets a connection go to host, an IP address.
+func (g guardMode) allowsAddr(host string) bool {
+	if g == guardNone {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	return a.IsLoopback() || g == guardTestnet && testnetPrefix.Contains(a)
+}
 
 // New builds a client from cfg.
 func New(cfg Config) (*Client, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.DNSTimeout <= 0 {
+		cfg.DNSTimeout = DefaultDNSTimeout
 	}
 	if cfg.TLSTimeout <= 0 {
 		cfg.TLSTimeout = 10 * time.Second
@@ -134,9 +182,6 @@ func New(cfg Config) (*Client, error) {
 		cfg.RetryAfterCap = 10 * time.Second
 	}
 	envProxy := cfg.Proxy == nil
-	if envProxy {
-		cfg.Proxy = http.ProxyFromEnvironment
-	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
@@ -149,13 +194,20 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	guard := guardFromEnv()
 	c := &Client{
 		cfg:      cfg,
 		pins:     pins,
 		roots:    roots,
-		dialer:   &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
-		guarded:  os.Getenv(TestNetworkEnv) == "loopback",
+		dialer:   &net.Dialer{KeepAlive: 30 * time.Second},
+		res:      newResolver(cfg.DNSTimeout, guard),
+		guard:    guard,
 		envProxy: envProxy,
+	}
+	if envProxy {
+		c.noProxy = noProxyFromEnv()
+		c.cfg.Proxy = c.envProxyFor
+		cfg = c.cfg
 	}
 	tr := &http.Transport{
 		Proxy: cfg.Proxy,
@@ -218,7 +270,8 @@ func (c *Client) ProxyFor(u *url.URL) (*url.URL, error) {
 	return c.cfg.Proxy(&http.Request{URL: u, Header: http.Header{}})
 }
 
-// LookupHost resolves host as the client's dialer would: pins first, then DNS.
+// LookupHost resolves host as the client's dialer would: pins first, then DNS, looked up once
+// per run (a failure too) within the DNS budget. A failed lookup is a *LookupError.
 func (c *Client) LookupHost(ctx context.Context, host, port string) ([]string, error) {
 	if a, ok := c.pins[net.JoinHostPort(host, port)]; ok {
 		h, _, _ := net.SplitHostPort(a)
@@ -227,23 +280,144 @@ func (c *Client) LookupHost(ctx context.Context, host, port string) ([]string, e
 	if ip := net.ParseIP(host); ip != nil {
 		return []string{host}, nil
 	}
-	if c.guarded && host != "localhost" {
+	if c.guard == guardLoopback && host != "localhost" {
 		return nil, guardErr(host)
 	}
-	return net.DefaultResolver.LookupHost(ctx, host)
+	return c.res.LookupHost(ctx, host, port)
 }
 
-// DialContext dials addr, honouring --resolve pins and the test network guard.
+// DialContext dials addr, honouring --resolve pins and the test network guard. Host names are
+// resolved once per run (LookupHost); the connect timeout is spread over the addresses, and
+// the other address family is tried too when the first is slow, as net.Dialer does.
 func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if pinned, ok := c.pins[addr]; ok {
-		addr = pinned
-	} else if c.guarded {
-		host, _, _ := net.SplitHostPort(addr)
-		if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: guardErr(host)}
+		return c.dialOne(ctx, network, pinned, c.cfg.ConnectTimeout)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	addrs, err := c.LookupHost(ctx, host, port)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	for _, a := range addrs {
+		if !c.guard.allowsAddr(a) {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: guardErr(a)}
 		}
 	}
+	return c.dialAddrs(ctx, network, addrs, port)
+}
+
+// dialOne connects to one address within timeout.
+func (c *Client) dialOne(ctx context.Context, network, addr string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	return c.dialer.DialContext(ctx, network, addr)
+}
+
+// fallbackDelay is how long the first address family has before the other is tried alongside
+// (net.Dialer's default, RFC 6555).
+const fallbackDelay = 300 * time.Millisecond
+
+// dialAddrs connects to the first of addrs that accepts: the addresses of the first one's family
+// in turn, and from fallbackDelay on those of the other family alongside.
+func (c *Client) dialAddrs(ctx context.Context, network string, addrs []string, port string) (net.Conn, error) {
+	var primary, fallback []string
+	for _, a := range addrs {
+		if len(primary) == 0 || isIPv4(a) == isIPv4(primary[0]) {
+			primary = append(primary, a)
+		} else {
+			fallback = append(fallback, a)
+		}
+	}
+	if len(fallback) == 0 {
+		return c.dialSerial(ctx, network, primary, port)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		conn    net.Conn
+		err     error
+		primary bool
+	}
+	results := make(chan result, 2)
+	start := func(list []string, primary bool) {
+		go func() {
+			conn, err := c.dialSerial(ctx, network, list, port)
+			results <- result{conn, err, primary}
+		}()
+	}
+	start(primary, true)
+	timer := time.NewTimer(fallbackDelay)
+	defer timer.Stop()
+	pending, fellBack := 1, false
+	var firstErr error
+	for {
+		select {
+		case <-timer.C:
+			if !fellBack {
+				fellBack = true
+				pending++
+				start(fallback, false)
+			}
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				if pending > 0 {
+					go func() {
+						if late := <-results; late.conn != nil {
+							late.conn.Close()
+						}
+					}()
+				}
+				return r.conn, nil
+			}
+			if firstErr == nil || r.primary {
+				firstErr = r.err
+			}
+			if !fellBack {
+				fellBack = true
+				pending++
+				start(fallback, false)
+			} else if pending == 0 {
+				return nil, firstErr
+			}
+		}
+	}
+}
+
+// dialSerial tries addrs in turn, each with its share of the connect timeout (at least 2s), as
+// net.Dialer does.
+func (c *Client) dialSerial(ctx context.Context, network string, addrs []string, port string) (net.Conn, error) {
+	deadline := time.Now().Add(c.cfg.ConnectTimeout)
+	var firstErr error
+	for i, a := range addrs {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		share := max(left/time.Duration(len(addrs)-i), min(2*time.Second, left))
+		conn, err := c.dialOne(ctx, network, net.JoinHostPort(a, port), share)
+		if err == nil {
+			return conn, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if firstErr == nil {
+		firstErr = &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
+	}
+	return nil, firstErr
+}
+
+func isIPv4(a string) bool {
+	ip, err := netip.ParseAddr(a)
+	return err == nil && ip.Unmap().Is4()
 }
 
 func guardErr(host string) error {
@@ -394,7 +568,11 @@ func (c *Client) do(ctx context.Context, method, rawURL string, header http.Head
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, c.proxyErr(req.Request, hs.wrap(req.URL, err))
+		return nil, c.failed(ctx, req.Request, hs.wrap(req.URL, err))
+	}
+	if err := c.proxyStatus(req.Request, resp); err != nil {
+		resp.Body.Close()
+		return nil, err
 	}
 	return resp, nil
 }
@@ -405,9 +583,79 @@ func (c *Client) Once(req *http.Request) (*http.Response, error) {
 	req = req.WithContext(ctx)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.proxyErr(req, hs.wrap(req.URL, err))
+		return nil, c.failed(ctx, req, hs.wrap(req.URL, err))
+	}
+	if err := c.proxyStatus(req, resp); err != nil {
+		resp.Body.Close()
+		return nil, err
 	}
 	return resp, nil
+}
+
+// failed completes the error of a request: the server's clock when its certificate looks
+// expired or not yet valid, and the hop that failed (the proxy, or NO_PROXY's direct path).
+func (c *Client) failed(ctx context.Context, req *http.Request, err error) error {
+	var he *failure.HandshakeError
+	if errors.As(err, &he) {
+		if cl := failure.Classify(err); (cl == failure.TLSExpired || cl == failure.TLSNotYetValid) && ctx.Err() == nil {
+			he.ClockSkew, he.ClockKnown = c.ServerClockSkew(ctx, req.URL.String())
+		}
+	}
+	return c.proxyErr(req, err)
+}
+
+// proxyStatus turns a proxy's 407 to a plain HTTP request it forwards into the same error as
+// its 407 to a CONNECT: only a proxy answers 407.
+func (c *Client) proxyStatus(req *http.Request, resp *http.Response) error {
+	if resp.StatusCode != http.StatusProxyAuthRequired {
+		return nil
+	}
+	p, err := c.cfg.Proxy(req)
+	if err != nil || p == nil || req.URL.Scheme == "https" {
+		return nil
+	}
+	_, hasPassword := p.User.Password()
+	ps := &ProxyStatusError{Target: canonicalHostPort(req.URL), StatusCode: resp.StatusCode, Status: resp.Status,
+		Credentials: hasPassword, Plain: true}
+	return &ProxyError{Proxy: p.String(), Var: c.proxyVar(req.URL), Err: ps}
+}
+
+// canonicalHostPort is u's host with its port, the scheme's default when it names none.
+func canonicalHostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// ServerClockSkew asks the server at rawURL for its Date, over a connection whose certificate
+// is not checked: the answer is only compared with this machine's clock (the server's Date
+// minus ours), to tell a wrong clock from a certificate that really expired. Nothing else from
+// it is used.
+func (c *Client) ServerClockSkew(ctx context.Context, rawURL string) (time.Duration, bool) {
+	tr := &http.Transport{DialContext: c.DialContext, TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		Proxy: c.cfg.Proxy, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, rawURL, nil)
+	if err != nil {
+		return 0, false
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	resp, err := (&http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}).Do(req)
+	if err != nil {
+		return 0, false
+	}
+	resp.Body.Close()
+	d, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return 0, false
+	}
+	return time.Until(d), true
 }
 
 // handshakeTrace follows a request through its attempts: the TLS handshake's failure, so that
@@ -479,14 +727,39 @@ func (hs *handshakeTrace) wrap(u *url.URL, err error) error {
 	return &failure.HandshakeError{Host: u.Host, Err: err}
 }
 
-// proxyErr wraps err as a proxy failure when the request went through a proxy and nothing more
-// specific (DNS of the target, TLS of the target, a timeout) explains it.
+// proxyErr wraps err as a proxy failure when the request went through a proxy and the proxy is
+// the hop that failed (it could not be reached, or it refused), and as a direct failure when
+// NO_PROXY sent the request past a configured proxy. Failures of the target through the proxy
+// (its certificate, its answer) stay the target's.
 func (c *Client) proxyErr(req *http.Request, err error) error {
 	p, perr := c.cfg.Proxy(req)
-	if perr != nil || p == nil {
+	if perr != nil {
+		return err
+	}
+	if p == nil {
+		if b := c.Bypass(req.URL); b != nil {
+			switch failure.Classify(err) {
+			case failure.HTTPStatus, failure.NotFound, failure.Canceled, failure.Disk:
+			default:
+				return &DirectError{Host: req.URL.Hostname(), Entry: b.Entry, NoProxyVar: b.NoProxyVar,
+					Proxy: b.Proxy, ProxyVar: b.ProxyVar, Err: err}
+			}
+		}
 		return err
 	}
 	wrap := func() error { return &ProxyError{Proxy: p.String(), Var: c.proxyVar(req.URL), Err: err} }
+	var already *ProxyError
+	if errors.As(err, &already) {
+		return err
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "proxyconnect" {
+		return wrap() // the proxy itself: not reached (refused, timed out, its name) or its TLS
+	}
+	var ps *ProxyStatusError
+	if errors.As(err, &ps) {
+		return wrap()
+	}
 	switch failure.Classify(err) {
 	case failure.Other, failure.ProxyAuth, failure.ProxyConnect:
 		return wrap()
@@ -498,6 +771,54 @@ func (c *Client) proxyErr(req *http.Request, err error) error {
 	}
 	return err
 }
+
+// Bypass is why a request goes direct although a proxy is configured for its scheme: the
+// NO_PROXY entry that matched.
+type Bypass struct {
+	Host string
+	// Entry is the NO_PROXY entry as written (lower case), NoProxyVar its variable.
+	Entry, NoProxyVar string
+	// Proxy is the proxy not used (its URL, which may hold a password: redact it), and ProxyVar
+	// the variable it is set in.
+	Proxy, ProxyVar string
+}
+
+// Bypass reports the NO_PROXY entry that sends u direct although HTTPS_PROXY or HTTP_PROXY
+// names a proxy for its scheme; nil when u goes through the proxy, when no proxy is set, when
+// the proxy was configured otherwise, and for localhost and loopback addresses (never proxied).
+func (c *Client) Bypass(u *url.URL) *Bypass {
+	if !c.envProxy {
+		return nil
+	}
+	pv := proxyVar(u, os.Getenv)
+	if pv == "" {
+		return nil
+	}
+	entry, ok := c.noProxy.match(u)
+	if !ok || entry == "localhost" || entry == "loopback" {
+		return nil
+	}
+	return &Bypass{Host: u.Hostname(), Entry: entry, NoProxyVar: c.noProxy.Var, Proxy: os.Getenv(pv), ProxyVar: pv}
+}
+
+// envProxyFor is the proxy from the environment (http.ProxyFromEnvironment), saying once per
+// host when NO_PROXY sends one direct.
+func (c *Client) envProxyFor(req *http.Request) (*url.URL, error) {
+	p, err := http.ProxyFromEnvironment(req)
+	if err != nil || p != nil {
+		return p, err
+	}
+	if b := c.Bypass(req.URL); b != nil {
+		if _, logged := c.bypassLogged.LoadOrStore(b.Host, true); !logged {
+			c.cfg.Logf("%s: direct, not through the proxy (%s entry %q matches; %s not used)", b.Host, b.NoProxyVar, b.Entry, b.ProxyVar)
+		}
+	}
+	return nil, nil
+}
+
+// ProxyVar names the environment variable the proxy for u comes from (HTTPS_PROXY,
+// https_proxy, HTTP_PROXY, http_proxy), "" when the proxy was configured otherwise.
+func (c *Client) ProxyVar(u *url.URL) string { return c.proxyVar(u) }
 
 // proxyVar names the environment variable the proxy came from, when the client reads the
 // environment.

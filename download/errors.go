@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -129,17 +130,23 @@ func (e *RedirectError) Hint() string {
 	return "the server redirects in a loop; use another source"
 }
 
-// ProxyStatusError is an HTTP proxy's refusal of a CONNECT request.
+// ProxyStatusError is an HTTP proxy's refusal of a CONNECT request, or its 407 to a plain
+// HTTP request.
 type ProxyStatusError struct {
-	// Target is the host:port the tunnel was asked for.
+	// Target is the host:port the tunnel (or request) was asked for.
 	Target     string
 	StatusCode int
 	Status     string
 	// Credentials reports that the proxy URL carried a user name and password.
 	Credentials bool
+	// Plain marks a plain HTTP request forwarded by the proxy, not a CONNECT.
+	Plain bool
 }
 
 func (e *ProxyStatusError) Error() string {
+	if e.Plain {
+		return fmt.Sprintf("the proxy refused the request for %s: %s", e.Target, e.Status)
+	}
 	return fmt.Sprintf("the proxy refused CONNECT %s: %s", e.Target, e.Status)
 }
 
@@ -188,7 +195,7 @@ func (e *ProxyError) Hint() string {
 			return "the proxy " + proxy + " demands credentials: put them in the proxy URL, e.g. " +
 				"HTTPS_PROXY=http://USER:PASS@proxy:PORT (percent-encode @, # and : in the password)"
 		case ps.StatusCode == http.StatusForbidden:
-			_, port, _ := strings.Cut(ps.Target, ":")
+			_, port, _ := net.SplitHostPort(ps.Target)
 			return fmt.Sprintf("the proxy %s does not allow CONNECT to %s (port %s): ask for the host and port "+
 				"to be allowed, or use a source it allows", proxy, ps.Target, port)
 		}
@@ -198,8 +205,35 @@ func (e *ProxyError) Hint() string {
 	if errors.As(e.Err, &rhe) {
 		return "the proxy " + proxy + " speaks plain HTTP, but its URL says https://: use http:// in the proxy URL"
 	}
+	unset := "unset it"
+	if e.Var != "" {
+		unset = "unset " + e.Var
+	}
+	// What lies under the proxy's failure to connect.
+	cause := e.Err
+	var op *net.OpError
+	if errors.As(cause, &op) && op.Op == "proxyconnect" {
+		cause = op.Err
+	}
+	var le *LookupError
+	switch {
+	case errors.As(e.Err, &le):
+		return "the proxy " + proxy + " could not be reached: its host name does not resolve (" + firstLineOf(le.Error()) +
+			"): check the host in the proxy URL, or " + unset + " if this network needs no proxy"
+	case failure.Classify(cause) == failure.TCPRefused:
+		return "the proxy " + proxy + " refused the connection: nothing listens there; check that the proxy is up " +
+			"and the port is right, or " + unset + " if this network needs no proxy"
+	case failure.Classify(cause) == failure.TCPTimeout:
+		return "the proxy " + proxy + " did not answer (connection timed out): a firewall drops the traffic to it or " +
+			"the address is wrong; check the proxy URL, or " + unset + " if this network needs no proxy"
+	}
 	return "the proxy " + proxy + " could not be reached: check that it is up and the host and port are right, " +
-		"or unset the variable if this network needs no proxy; NO_PROXY lists hosts reached directly"
+		"or " + unset + " if this network needs no proxy; NO_PROXY lists hosts reached directly"
+}
+
+func firstLineOf(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 // proxyVar names the environment variable that http.ProxyFromEnvironment took the proxy for
@@ -215,4 +249,84 @@ func proxyVar(u *url.URL, lookup func(string) string) string {
 		}
 	}
 	return ""
+}
+
+// LookupError is a host name that did not resolve: the resolver said it does not exist, or gave
+// no answer within the DNS budget (Config.DNSTimeout), or failed otherwise. The two first are
+// told apart in the message and the hint: a name that does not exist is not made to exist by
+// waiting, and a resolver that is silent says nothing about the name.
+type LookupError struct {
+	Host, Port string
+	// Server is the resolver asked, as "addr:port" ("" when unknown).
+	Server string
+	// NotFound: the resolver answered that the name does not exist (NXDOMAIN).
+	NotFound bool
+	// Timeout: no answer within Budget; Waited is how long the lookup waited.
+	Timeout bool
+	Budget  time.Duration
+	Waited  time.Duration
+	Err     error
+}
+
+func (e *LookupError) resolverAt() string {
+	if e.Server == "" {
+		return "the resolver"
+	}
+	return "the resolver at " + e.Server
+}
+
+func (e *LookupError) Error() string {
+	switch {
+	case e.NotFound:
+		return fmt.Sprintf("lookup %s: %s does not exist (NXDOMAIN from %s)", e.Host, e.Host, e.resolverAt())
+	case e.Timeout:
+		return fmt.Sprintf("lookup %s: no answer from %s within %s", e.Host, e.resolverAt(), e.Budget)
+	}
+	return fmt.Sprintf("lookup %s: %v", e.Host, e.Err)
+}
+
+func (e *LookupError) Unwrap() error        { return e.Err }
+func (e *LookupError) Class() failure.Class { return failure.DNS }
+
+func (e *LookupError) Hint() string {
+	port := e.Port
+	if port == "" {
+		port = "443"
+	}
+	pin := "--resolve " + e.Host + ":" + port + ":ADDR"
+	switch {
+	case e.NotFound:
+		return e.resolverAt() + " says " + e.Host + " does not exist: check the host in the URL; if the name " +
+			"exists only on another network (a VPN, an internal zone), this resolver does not know it: pin the " +
+			"address for this run with " + pin + ", or switch source (--mirror URL, a reachable GOPROXY, --bundle PATH)"
+	case e.Timeout:
+		return e.resolverAt() + " gave no answer within " + e.Budget.String() + ": it is down, blocked or very slow " +
+			"(check it with nslookup " + e.Host + "); give a slow resolver longer with --dns-timeout 30s " +
+			"(GOSTRAP_DNS_TIMEOUT), pin the address with " + pin + ", or use a source that needs no lookup"
+	}
+	return e.resolverAt() + " could not resolve " + e.Host + ": check DNS (/etc/resolv.conf, nslookup " + e.Host +
+		"), pin the address for this run with " + pin + ", or switch source"
+}
+
+// DirectError is a direct connection that failed while a proxy is configured: NO_PROXY sent the
+// host past the proxy. Its class is the failure's; the hint says which entry matched.
+type DirectError struct {
+	Host string
+	// Entry is the NO_PROXY entry that matched, and NoProxyVar the variable it is in.
+	Entry, NoProxyVar string
+	// Proxy is the proxy the host did not go through, and ProxyVar where it is set.
+	Proxy, ProxyVar string
+	Err             error
+}
+
+func (e *DirectError) Error() string {
+	return fmt.Sprintf("direct to %s (%s entry %q matches; %s not used): %v", e.Host, e.NoProxyVar, e.Entry, e.ProxyVar, e.Err)
+}
+func (e *DirectError) Unwrap() error        { return e.Err }
+func (e *DirectError) Class() failure.Class { return failure.Classify(e.Err) }
+
+func (e *DirectError) Hint() string {
+	return fmt.Sprintf("%s went direct, not through the proxy %s (%s), because the %s entry %q matches it; "+
+		"if this network only lets the proxy out, remove that entry from %s, or pin a reachable address with "+
+		"--resolve", e.Host, failure.Redact(e.Proxy), e.ProxyVar, e.NoProxyVar, e.Entry, e.NoProxyVar)
 }

@@ -112,6 +112,9 @@ type FetchResult struct {
 	SHA256  string // lower-case hex of the whole file
 	Fetched int64  // bytes that crossed the network in this call
 	Resumed int64  // bytes that were already in the partial file
+	// Resumes counts the transfers that broke off (a cut, a reset, a TLS record error after the
+	// handshake, a stall) and were resumed from the bytes already received.
+	Resumes int
 }
 
 // Fetch downloads req.URL into req.Partial, resuming from what is already there with a Range
@@ -187,11 +190,13 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 	defer tr.Finish()
 
 	if t := c.cfg.SegmentThreshold; t > 0 && (pre != nil || req.Size <= 0 || req.Size-have >= t) && (req.Size <= 0 || have < req.Size) {
-		n, size, err := c.fetchSegmented(ctx, req, f, h, tr, have, limit, pre)
+		n, size, resumes, err := c.fetchSegmented(ctx, req, f, h, tr, have, limit, pre)
 		res.Fetched += n
+		res.Resumes += resumes
 		if err == nil {
 			res.Size = size
 			res.SHA256 = hex.EncodeToString(h.Sum(nil))
+			c.logResumes(req, res)
 			return res, nil
 		}
 		if !errors.Is(err, errNoRanges) {
@@ -219,6 +224,7 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 		if !tries.again(err, st8.have > before) {
 			return res, err
 		}
+		res.Resumes++
 		wait := c.backoff(c.cfg.RetryWaitMin, c.cfg.RetryWaitMax, tries.failures, nil)
 		c.cfg.Logf("%s: %v; resuming from %s in %s", req.Label, err, Bytes(st8.have), wait.Round(time.Millisecond))
 		select {
@@ -229,7 +235,15 @@ func (c *Client) Fetch(ctx context.Context, req FetchRequest) (res FetchResult, 
 	}
 	res.Size = st8.have
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	c.logResumes(req, res)
 	return res, nil
+}
+
+// logResumes says how often a completed transfer was resumed, and what it cost.
+func (c *Client) logResumes(req FetchRequest, res FetchResult) {
+	if res.Resumes > 0 {
+		c.cfg.Logf("%s: complete after %d resumes (%s fetched for %s)", req.Label, res.Resumes, Bytes(res.Fetched), Bytes(res.Size-res.Resumed))
+	}
 }
 
 // replay feeds the first n bytes of f to h and sink.

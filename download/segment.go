@@ -118,6 +118,7 @@ type segFetch struct {
 	tail    int     // first chunk of the tail asked for first; len(got) when none
 	err     error
 	fetched int64
+	resumes int
 	workers int
 	speeds  map[int]float64 // latest bytes/s per worker
 	saved   time.Time
@@ -202,7 +203,7 @@ func (s *segFetch) save() {
 // fetchSegmented fetches req from have on over several connections, with pre the chunks an
 // earlier run left (nil for none). It returns errNoRanges, having consumed nothing, when the
 // server does not serve ranges.
-func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.File, h hash.Hash, tr Tracker, have, limit int64, pre *segState) (fetched int64, size int64, err error) {
+func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.File, h hash.Hash, tr Tracker, have, limit int64, pre *segState) (fetched int64, size int64, resumes int, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	chunk := c.cfg.SegmentSize
@@ -213,32 +214,32 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	k0 := int(have / chunk)
 	first, err := c.rangeRequest(ctx, req.URL, have, min(int64(k0+1)*chunk, limit)-1)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if first.StatusCode != http.StatusPartialContent {
 		first.Body.Close()
-		return 0, 0, errNoRanges
+		return 0, 0, 0, errNoRanges
 	}
 	start, total, err := parseContentRange(first.Header.Get("Content-Range"))
 	switch {
 	case err != nil:
 		first.Body.Close()
-		return 0, 0, &RangeError{URL: req.URL, Detail: err.Error()}
+		return 0, 0, 0, &RangeError{URL: req.URL, Detail: err.Error()}
 	case start != have:
 		first.Body.Close()
-		return 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", have, start)}
+		return 0, 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", have, start)}
 	case total < 0:
 		first.Body.Close()
-		return 0, 0, errNoRanges
+		return 0, 0, 0, errNoRanges
 	case req.Size > 0 && total != req.Size:
 		first.Body.Close()
-		return 0, 0, &SizeError{URL: req.URL, Declared: req.Size, Actual: total}
+		return 0, 0, 0, &SizeError{URL: req.URL, Declared: req.Size, Actual: total}
 	case total > limit:
 		first.Body.Close()
-		return 0, 0, &TooLargeError{URL: req.URL, Max: limit}
+		return 0, 0, 0, &TooLargeError{URL: req.URL, Max: limit}
 	case pre != nil && pre.Size > 0 && pre.Size != total:
 		first.Body.Close()
-		return 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
+		return 0, 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
 	}
 
 	SetTotal(tr, total)
@@ -258,7 +259,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	}
 	if k0 >= len(s.got) {
 		first.Body.Close()
-		return 0, total, nil
+		return 0, total, 0, nil
 	}
 	// Chunk k0 is under way; a requested tail goes next, then the rest in order.
 	s.tail = len(s.got)
@@ -300,7 +301,10 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 		s.chunkLoop(ctx, 0, k0, first)
 		s.work(ctx, 0)
 	}()
-	if s.pending() > 0 {
+	s.mu.Lock()
+	more := s.pending() > 0 // worker 0 is taking chunks already
+	s.mu.Unlock()
+	if more {
 		spawn()
 	}
 	// Open more connections while each one is slow: as many as it takes for their sum to
@@ -389,21 +393,21 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	}
 	wg.Wait()
 	s.mu.Lock()
-	fetched = s.fetched
+	fetched, resumes = s.fetched, s.resumes
 	if err == nil {
 		s.mu.Unlock()
 		os.Remove(segStatePath(req.Partial))
 		c.cfg.Logf("%s: %d connections", req.Label, s.workers)
-		return fetched, total, nil
+		return fetched, total, resumes, nil
 	}
 	// Keep every chunk that arrived for the next run.
 	s.save()
 	s.mu.Unlock()
 	var se *SinkError
 	if errors.As(err, &se) {
-		return fetched, total, se
+		return fetched, total, resumes, se
 	}
-	return fetched, total, err
+	return fetched, total, resumes, err
 }
 
 // work takes chunks until none are left.
@@ -455,6 +459,10 @@ func (s *segFetch) chunkLoop(ctx context.Context, id, i int, resp *http.Response
 			s.fail(err)
 			return
 		}
+		s.mu.Lock()
+		s.resumes++
+		s.mu.Unlock()
+		s.c.cfg.Logf("%s: %v; resuming chunk %d from %s", s.req.Label, err, i, Bytes(lo+got+n))
 		select {
 		case <-ctx.Done():
 			s.fail(context.Cause(ctx))

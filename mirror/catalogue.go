@@ -39,8 +39,9 @@ var CatalogueProxies = ProxyList{
 // tag is `golang.org/toolchain mod https://go.dev/dl/mod`, a module proxy.
 const DirectToolchainBase = "https://go.dev/dl/mod"
 
-// PublicHosts are the hosts of the catalogue: public sites, whose certificates chain to public
-// roots unless something in the path re-signs them.
+// PublicHosts are the hosts of the catalogue and the checksum database gostrap trusts by
+// default (sum.golang.org, and sum.golang.google.cn where GOSUMDB names it): public sites, whose
+// certificates chain to public roots unless something in the path re-signs them.
 func PublicHosts() map[string]bool {
 	hosts := map[string]bool{}
 	proxies := []string{DirectToolchainBase}
@@ -54,6 +55,8 @@ func PublicHosts() map[string]bool {
 			}
 		}
 	}
-	hosts["dl.google.com"] = true
+	for _, h := range []string{"dl.google.com", "sum.golang.org", "sum.golang.google.cn"} {
+		hosts[h] = true
+	}
 	return hosts
 }

@@ -293,7 +293,20 @@ func run() error {
 	}
 	clean(dest, filepath.Join(w, "gopath"))()
 	settle()
-	return os.WriteFile(*out, report(comps, st.Size(), countFiles(plainTar)), 0o644)
+	return os.WriteFile(*out, append(report(comps, st.Size(), countFiles(plainTar)), otherSections(*out)...), 0o644)
+}
+
+// otherSections is what other benchmarks wrote into the report (their "## " sections, after
+// this one's text), kept when this one is rewritten.
+func otherSections(path string) []byte {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	if i := bytes.Index(old, []byte("\n## ")); i >= 0 {
+		return old[i:]
+	}
+	return nil
 }
 
 // comparison is one goal: a (gostrap) against b (a baseline), as a ratio of times.

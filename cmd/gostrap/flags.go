@@ -354,6 +354,8 @@ type opts struct {
 	allowDowngrade   bool
 	idleTimeout      time.Duration
 	connectTimeout   time.Duration
+	dnsTimeout       time.Duration
+	probeTimeout     time.Duration
 
 	use, force, remote, all, dryRun bool
 	shell                           string
@@ -369,7 +371,8 @@ type opts struct {
 }
 
 func newOpts() *opts {
-	return &opts{idleTimeout: 15 * time.Second, connectTimeout: 10 * time.Second, addr: "127.0.0.1:8080"}
+	return &opts{idleTimeout: 15 * time.Second, connectTimeout: 10 * time.Second, dnsTimeout: download.DefaultDNSTimeout,
+		probeTimeout: 3 * time.Second, addr: "127.0.0.1:8080"}
 }
 
 // Flag groups.
@@ -424,6 +427,10 @@ func netFlags(f *flagSet, o *opts) {
 		Usage: "pin a host to an address for this run, as curl --resolve does, without editing /etc/hosts"}, listValue{&o.resolve, checkResolve})
 	f.add(flagSpec{Name: "connect-timeout", Arg: "D", Env: "GOSTRAP_CONNECT_TIMEOUT", Def: "10s",
 		Usage: "give up a TCP connect or TLS handshake after D"}, durationValue{&o.connectTimeout})
+	f.add(flagSpec{Name: "dns-timeout", Arg: "D", Env: "GOSTRAP_DNS_TIMEOUT", Def: download.DefaultDNSTimeout.String(),
+		Usage: "longest wait for the resolver, once per host name per run"}, durationValue{&o.dnsTimeout})
+	f.add(flagSpec{Name: "probe-timeout", Arg: "D", Env: "GOSTRAP_PROBE_TIMEOUT", Def: "3s",
+		Usage: "probe budget per stage (connect, TLS; the HTTP stage gets twice as long)"}, durationValue{&o.probeTimeout})
 	f.add(flagSpec{Name: "idle-timeout", Arg: "D", Env: "GOSTRAP_IDLE_TIMEOUT", Def: "15s",
 		Usage: "give up a transfer that receives nothing for D; the next source resumes it"}, durationValue{&o.idleTimeout})
 }
@@ -614,12 +621,14 @@ func (o *opts) options(stderr io.Writer) gostrap.Options {
 		Use:                 o.use,
 		AllowDowngrade:      o.allowDowngrade,
 		Platform:            platformOf(o),
+		ProbeTimeout:        o.probeTimeout,
 		Download: download.Config{
 			CAFile:         o.caFile,
 			Resolve:        o.resolve,
 			IdleTimeout:    o.idleTimeout,
 			ConnectTimeout: o.connectTimeout,
 			TLSTimeout:     o.connectTimeout,
+			DNSTimeout:     o.dnsTimeout,
 		},
 	}
 	if o.sources != "" {

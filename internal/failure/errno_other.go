@@ -7,7 +7,11 @@ import (
 	"syscall"
 )
 
-func isConnRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+// isConnRefused includes a route that rejects: a firewall's REJECT with an ICMP unreachable, or no
+// route at all, refuses the connection as surely as a closed port.
+func isConnRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}
 
 func isConnReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)

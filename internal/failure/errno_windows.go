@@ -9,7 +9,10 @@ import (
 // Windows reports socket and disk failures with its own codes: syscall.ECONNREFUSED and
 // friends are invented constants there that no system call returns.
 
-func isConnRefused(err error) bool { return errors.Is(err, windows.WSAECONNREFUSED) }
+func isConnRefused(err error) bool {
+	return errors.Is(err, windows.WSAECONNREFUSED) || errors.Is(err, windows.WSAEHOSTUNREACH) ||
+		errors.Is(err, windows.WSAENETUNREACH)
+}
 
 func isConnReset(err error) bool {
 	return errors.Is(err, windows.WSAECONNRESET) || errors.Is(err, windows.WSAECONNABORTED) ||

@@ -116,22 +116,159 @@ var ErrStalled = errors.New("transfer stalled: no data received within the idle 
 // HandshakeError is a failure during a TLS handshake, as the HTTP client's trace saw it. Its
 // class is the certificate's when a certificate was refused, else tls-protocol: versions,
 // ciphers or a middlebox that broke the handshake. It is never retried.
+//
+// Its message names what the refused certificate showed (the issuer of a chain nothing here
+// trusts, the host names, the validity), and its hint the remedy for that certificate: the
+// clock is blamed only when the server's Date disagrees with this machine's (ClockKnown).
 type HandshakeError struct {
 	Host string
 	Err  error
+	// ClockSkew is the server's Date minus this machine's clock, when ClockKnown.
+	ClockSkew  time.Duration
+	ClockKnown bool
 }
 
 func (e *HandshakeError) Error() string {
-	return fmt.Sprintf("TLS handshake with %s: %v", e.Host, e.Err)
+	msg := fmt.Sprintf("TLS handshake with %s: %v", e.Host, e.Err)
+	chain := e.chain()
+	if len(chain) == 0 {
+		return msg
+	}
+	leaf := chain[0]
+	switch classifyCert(e.Err) {
+	case TLSUnknownAuthority:
+		msg += fmt.Sprintf(" (certificate for %s issued by %q)", certNames(leaf), Issuer(chain))
+	case TLSHostname:
+		msg += fmt.Sprintf(" (the certificate is for %s)", certNames(leaf))
+	case TLSExpired:
+		msg += fmt.Sprintf(" (expired %s; this machine's clock reads %s)", leaf.NotAfter.UTC().Format(time.DateTime+" UTC"),
+			time.Now().UTC().Format(time.DateTime+" UTC"))
+	case TLSNotYetValid:
+		msg += fmt.Sprintf(" (valid from %s; this machine's clock reads %s)", leaf.NotBefore.UTC().Format(time.DateTime+" UTC"),
+			time.Now().UTC().Format(time.DateTime+" UTC"))
+	}
+	return msg
 }
 func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// chain is the certificates the server sent, when verification refused them.
+func (e *HandshakeError) chain() []*x509.Certificate {
+	var ve *tls.CertificateVerificationError
+	if errors.As(e.Err, &ve) && len(ve.UnverifiedCertificates) > 0 {
+		return ve.UnverifiedCertificates
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(e.Err, &ua) && ua.Cert != nil {
+		return []*x509.Certificate{ua.Cert}
+	}
+	var ci x509.CertificateInvalidError
+	if errors.As(e.Err, &ci) && ci.Cert != nil {
+		return []*x509.Certificate{ci.Cert}
+	}
+	var he x509.HostnameError
+	if errors.As(e.Err, &he) && he.Certificate != nil {
+		return []*x509.Certificate{he.Certificate}
+	}
+	return nil
+}
+
+// Hint is the remedy for the certificate the handshake refused.
+func (e *HandshakeError) Hint() string {
+	chain := e.chain()
+	class := Classify(e)
+	host := e.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if len(chain) == 0 {
+		return HintFor(class)
+	}
+	leaf := chain[0]
+	skewed := e.ClockKnown && (e.ClockSkew > 5*time.Minute || e.ClockSkew < -5*time.Minute)
+	switch class {
+	case TLSUnknownAuthority:
+		return fmt.Sprintf("the certificate of %s was issued by %q, which this machine does not trust: a TLS-inspecting "+
+			"proxy (corporate firewall, antivirus) or a private CA signs the traffic; pass that CA with --ca-file FILE "+
+			"(or GOSTRAP_CA_FILE), or add it to the system store: %s", host, Issuer(chain), TrustStoreCommand())
+	case TLSHostname:
+		return fmt.Sprintf("the certificate %s presented is for %s, not %s: check the URL, DNS or the --resolve address; "+
+			"a captive portal, a hosts-file entry or a poisoned resolver may be answering instead of the real server",
+			host, certNames(leaf), host)
+	case TLSExpired, TLSNotYetValid:
+		if skewed {
+			return ClockHint(e.ClockSkew, class)
+		}
+		when, what := "expired on "+leaf.NotAfter.UTC().Format(time.DateTime+" UTC"), "has expired"
+		if class == TLSNotYetValid {
+			when, what = "is valid only from "+leaf.NotBefore.UTC().Format(time.DateTime+" UTC"), "is not valid yet"
+		}
+		if e.ClockKnown {
+			return fmt.Sprintf("the certificate of %s %s, and the server's clock agrees with this machine's: the "+
+				"certificate itself %s; its owner must replace it; use another source meanwhile", host, when, what)
+		}
+		return fmt.Sprintf("the certificate of %s %s: its owner must replace it; use another source meanwhile", host, when)
+	}
+	return HintFor(class)
+}
+
+// ClockHint is the remedy when this machine's clock is skew away from a server's (the server's
+// Date minus ours) and a certificate only looks expired or not yet valid because of it.
+func ClockHint(skew time.Duration, class Class) string {
+	d, where := skew, "behind"
+	if d < 0 {
+		d, where = -d, "ahead of"
+	}
+	return fmt.Sprintf("this machine's clock is %s %s the server's (its Date header): the certificate only looks %s. "+
+		"Fix the clock (%s), then retry", d.Round(time.Second), where, strings.TrimPrefix(string(class), "tls-"), clockCommand())
+}
+
+// Issuer names the issuer of the top of a chain: its common name, or the whole name.
+func Issuer(chain []*x509.Certificate) string {
+	if len(chain) == 0 {
+		return ""
+	}
+	top := chain[len(chain)-1]
+	if top.Issuer.CommonName != "" {
+		return top.Issuer.CommonName
+	}
+	return top.Issuer.String()
+}
+
+// certNames lists the names a certificate is for.
+func certNames(c *x509.Certificate) string {
+	names := append([]string{}, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 && c.Subject.CommonName != "" {
+		names = append(names, c.Subject.CommonName)
+	}
+	if len(names) == 0 {
+		return "no name"
+	}
+	return strings.Join(names, ", ")
+}
 
 // Classify maps an error to its stable class by inspecting the error values.
 func Classify(err error) Class {
 	if err == nil {
 		return ""
 	}
+	// A failure to reach the proxy is the proxy's, whatever the underlying cause (its name not
+	// resolving, its port refusing), unless an error outside it knows better.
 	var c Classer
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "proxyconnect" {
+		for e := err; e != nil && e != error(op); e = errors.Unwrap(e) {
+			if c, ok := e.(Classer); ok {
+				return c.Class()
+			}
+		}
+		if errors.As(op.Err, &c) && c.Class() == ProxyAuth {
+			return ProxyAuth // the proxy's own refusal, however it is wrapped
+		}
+		return ProxyConnect
+	}
 	if errors.As(err, &c) {
 		return c.Class()
 	}
@@ -140,11 +277,6 @@ func Classify(err error) Class {
 	}
 	if errors.Is(err, context.Canceled) {
 		return Canceled
-	}
-	// A failure to reach the proxy is the proxy's, whatever the underlying cause.
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "proxyconnect" {
-		return ProxyConnect
 	}
 	if c := classifyTLS(err); c != "" {
 		return c
@@ -174,6 +306,32 @@ func Classify(err error) Class {
 
 // classifyTLS returns the class of a certificate or TLS protocol failure, or "".
 func classifyTLS(err error) Class {
+	if c := classifyCert(err); c != "" {
+		return c
+	}
+	var rhe tls.RecordHeaderError
+	if errors.As(err, &rhe) || errors.Is(err, http.ErrSchemeMismatch) {
+		return TLSPlaintext
+	}
+	var hs *HandshakeError
+	if errors.As(err, &hs) {
+		if isTimeout(hs.Err) {
+			return TCPTimeout
+		}
+		return TLSProtocol
+	}
+	var alert tls.AlertError
+	if errors.As(err, &alert) {
+		return TLSProtocol
+	}
+	if IsTLSRecordError(err) {
+		return TLSProtocol
+	}
+	return ""
+}
+
+// classifyCert returns the class of a certificate failure, or "".
+func classifyCert(err error) Class {
 	var unknownAuth x509.UnknownAuthorityError
 	if errors.As(err, &unknownAuth) {
 		return TLSUnknownAuthority
@@ -199,24 +357,6 @@ func classifyTLS(err error) Class {
 	var verr *tls.CertificateVerificationError
 	if errors.As(err, &verr) {
 		return TLSUnknownAuthority
-	}
-	var rhe tls.RecordHeaderError
-	if errors.As(err, &rhe) || errors.Is(err, http.ErrSchemeMismatch) {
-		return TLSPlaintext
-	}
-	var hs *HandshakeError
-	if errors.As(err, &hs) {
-		if isTimeout(hs.Err) {
-			return TCPTimeout
-		}
-		return TLSProtocol
-	}
-	var alert tls.AlertError
-	if errors.As(err, &alert) {
-		return TLSProtocol
-	}
-	if IsTLSRecordError(err) {
-		return TLSProtocol
 	}
 	return ""
 }
@@ -245,8 +385,9 @@ func HintFor(c Class) string {
 			"pin an address for this run with --resolve HOST:443:ADDR, or switch source: " +
 			"--mirror URL, a reachable GOPROXY, or --bundle PATH"
 	case TCPRefused:
-		return "nothing accepts connections there: a firewall rejects the port or the server is down; " +
-			"try another source (--mirror URL, GOPROXY) or set HTTPS_PROXY to your network's proxy"
+		return "nothing accepts connections there: a firewall rejects the port, the server is down, or DNS " +
+			"gave a wrong address (pin the right one with --resolve HOST:PORT:ADDR); try another source " +
+			"(--mirror URL, GOPROXY), or set HTTPS_PROXY if this network only lets a proxy out"
 	case TCPTimeout:
 		return "the connection never completed: a firewall is dropping the traffic; set HTTPS_PROXY " +
 			"to your network's proxy, or use a reachable mirror or GOPROXY"
@@ -258,8 +399,8 @@ func HintFor(c Class) string {
 		return "the certificate is for another host: check the URL, DNS or --resolve address; a " +
 			"captive portal or hosts-file entry may be answering instead of the real server"
 	case TLSExpired:
-		return "the server's certificate has expired, or this machine's clock is ahead: check the clock " +
-			"(" + clockCommand() + "); otherwise use another source"
+		return "the server's certificate has expired: its owner must renew it; use another source meanwhile " +
+			"(gostrap doctor compares this machine's clock with the server's)"
 	case TLSNotYetValid:
 		return "the certificate is not valid yet: this machine's clock is probably behind; check and sync " +
 			"the clock (" + clockCommand() + ")"

@@ -1,8 +1,9 @@
 // Package probe walks the path to a URL stage by stage, nearest first, as the troubleshooting
-// guide does by hand: the proxy, DNS, TCP, TLS (protocol, cipher and the certificate chain, as
-// openssl s_client shows them) and one HTTP request. Each stage is bounded; the first failure is
-// classified, with a remedy sharpened by what the earlier stages saw (TLS inspection, the
-// clock against the server's Date).
+// guide does by hand: the proxy (reached, or bypassed by NO_PROXY), DNS, TCP, TLS (protocol,
+// cipher and the certificate chain, as openssl s_client shows them) and one HTTP request. Each
+// stage is bounded (DNS by the client's DNS budget, the lookup shared with everything else the
+// run does); the first failure is classified, with a remedy sharpened by what the earlier
+// stages saw (TLS inspection, the clock against the server's Date).
 package probe
 
 import (
@@ -27,8 +28,10 @@ import (
 type Result struct {
 	URL string `json:"url"`
 	// Proxy is the HTTP proxy the request goes through ("" for a direct connection).
-	Proxy  string  `json:"proxy,omitempty"`
-	Stages []Stage `json:"stages"`
+	Proxy string `json:"proxy,omitempty"`
+	// NoProxy is the NO_PROXY entry that sent the request direct although a proxy is set.
+	NoProxy string  `json:"no_proxy,omitempty"`
+	Stages  []Stage `json:"stages"`
 	// TLS is the server's side of the handshake, when one took place.
 	TLS *TLSInfo `json:"tls,omitempty"`
 	// Status is the HTTP status of the probe request.
@@ -74,7 +77,9 @@ type CertInfo struct {
 
 // Options shape a probe.
 type Options struct {
-	// StageTimeout bounds each of DNS, TCP and TLS; HTTP gets twice as long. Default 3s.
+	// StageTimeout bounds each of TCP and TLS (and reaching the proxy); HTTP gets twice as long.
+	// Default 3s. DNS has the client's DNS budget (download.Config.DNSTimeout): a slow resolver
+	// is not a dead source.
 	StageTimeout time.Duration
 	// Public marks the host as a public site: a certificate from a CA that is not a public
 	// root then means TLS inspection.
@@ -114,82 +119,102 @@ func URL(ctx context.Context, c *download.Client, rawURL string, o Options) *Res
 		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
 	}
 
-	// The proxy, if one carries the request: DNS and TCP are then the proxy's.
-	dialHost, dialPort := host, port
+	// The proxy, if one carries the request: the proxy must be reached (its name, its port)
+	// before anything else can be said; the target's DNS, TCP and TLS are then the proxy's
+	// business, and the HTTP stage shows them.
 	proxy, err := c.ProxyFor(u)
 	if err != nil {
 		pr.fail("proxy", 0, fmt.Errorf("proxy settings: %w", err))
 		return pr
 	}
+	var bypass *download.Bypass
 	if proxy != nil {
 		pr.Proxy = failure.Redact(proxy.String())
-		dialHost, dialPort = proxy.Hostname(), proxy.Port()
-		if dialPort == "" {
-			dialPort = map[string]string{"https": "443", "http": "80"}[proxy.Scheme]
+		if !pr.reachProxy(ctx, c, u, proxy, o) {
+			return pr
 		}
-		pr.pass("proxy", 0, "via "+pr.Proxy)
+	} else if bypass = c.Bypass(u); bypass != nil {
+		pr.NoProxy = bypass.Entry
+		pr.pass("proxy", 0, fmt.Sprintf("direct: %s entry %q matches %s (%s=%s not used)", bypass.NoProxyVar,
+			bypass.Entry, host, bypass.ProxyVar, failure.Redact(bypass.Proxy)))
+	}
+	// direct names NO_PROXY in the failures of a direct path it chose.
+	direct := func(err error) error {
+		if bypass == nil {
+			return err
+		}
+		return &download.DirectError{Host: host, Entry: bypass.Entry, NoProxyVar: bypass.NoProxyVar,
+			Proxy: bypass.Proxy, ProxyVar: bypass.ProxyVar, Err: err}
 	}
 
-	// DNS.
-	t := time.Now()
-	sctx, cancel := context.WithTimeout(ctx, o.StageTimeout)
-	addrs, err := c.LookupHost(sctx, dialHost, dialPort)
-	cancel()
-	if err != nil {
-		pr.fail("dns", time.Since(t), err)
-		pr.Error.Hint = strings.NewReplacer("HOST:443", dialHost+":"+dialPort, "HOST", dialHost).Replace(pr.Error.Hint)
-		return pr
-	}
-	detail := strings.Join(addrs, ", ")
-	if pin, ok := c.Pin(net.JoinHostPort(dialHost, dialPort)); ok {
-		detail = pin + " (--resolve)"
-	}
-	pr.pass("dns", time.Since(t), detail)
-
-	// TCP, to the first address that accepts.
-	t = time.Now()
-	var conn net.Conn
-	for _, a := range addrs {
-		sctx, cancel := context.WithTimeout(ctx, o.StageTimeout)
-		target := net.JoinHostPort(a, dialPort)
-		if _, ok := c.Pin(net.JoinHostPort(dialHost, dialPort)); ok {
-			target = net.JoinHostPort(dialHost, dialPort)
-		}
-		conn, err = c.DialContext(sctx, "tcp", target)
-		cancel()
-		if err == nil {
-			break
-		}
-	}
-	if err != nil {
-		pr.fail("tcp", time.Since(t), err)
-		return pr
-	}
-	pr.pass("tcp", time.Since(t), "connected to "+conn.RemoteAddr().String())
-
-	// TLS, when we talk to the server directly; through a proxy the handshake happens inside
-	// the tunnel and the HTTP stage reports it.
-	if u.Scheme == "https" && proxy == nil {
-		t = time.Now()
-		info, verr, err := handshake(ctx, conn, host, c, o)
+	if proxy == nil {
+		// DNS, once per run: the lookup is shared with every other use of the host.
+		t := time.Now()
+		addrs, err := c.LookupHost(ctx, host, port)
 		if err != nil {
-			pr.fail("tls", time.Since(t), err)
+			pr.fail("dns", time.Since(t), direct(err))
+			// The generic hint's placeholders, for a failure that did not name the host.
+			pr.Error.Hint = strings.NewReplacer("HOST:443", host+":"+port, "HOST", host).Replace(pr.Error.Hint)
 			return pr
 		}
-		pr.TLS = info
-		if verr != nil {
-			pr.fail("tls", time.Since(t), verr)
-			pr.explainCert(ctx, c, rawURL, host, verr, o)
+		detail := strings.Join(addrs, ", ")
+		if pin, ok := c.Pin(net.JoinHostPort(host, port)); ok {
+			detail = pin + " (--resolve)"
+		}
+		pr.pass("dns", time.Since(t), detail)
+
+		// TCP, to the first address that accepts.
+		t = time.Now()
+		var conn net.Conn
+		for _, a := range addrs {
+			sctx, cancel := context.WithTimeout(ctx, o.StageTimeout)
+			target := net.JoinHostPort(a, port)
+			if _, ok := c.Pin(net.JoinHostPort(host, port)); ok {
+				target = net.JoinHostPort(host, port)
+			}
+			conn, err = c.DialContext(sctx, "tcp", target)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
+		if err != nil {
+			pr.fail("tcp", time.Since(t), direct(err))
 			return pr
 		}
-		pr.pass("tls", time.Since(t), "certificate verified for "+host)
-	} else {
-		conn.Close()
+		pr.pass("tcp", time.Since(t), "connected to "+conn.RemoteAddr().String())
+
+		// TLS, when we talk to the server directly; through a proxy the handshake happens
+		// inside the tunnel and the HTTP stage reports it.
+		if u.Scheme == "https" {
+			t = time.Now()
+			info, verr, err := handshake(ctx, conn, host, c, o)
+			if err != nil {
+				pr.fail("tls", time.Since(t), direct(err))
+				return pr
+			}
+			pr.TLS = info
+			if verr != nil {
+				he := &failure.HandshakeError{Host: host, Err: verr}
+				if cl := failure.Classify(verr); cl == failure.TLSExpired || cl == failure.TLSNotYetValid {
+					he.ClockSkew, he.ClockKnown = c.ServerClockSkew(ctx, rawURL)
+					if he.ClockKnown {
+						pr.ClockSkewMS = he.ClockSkew.Milliseconds()
+					}
+				}
+				pr.fail("tls", time.Since(t), direct(he))
+				pr.explainCert(host, he, o)
+				return pr
+			}
+			pr.pass("tls", time.Since(t), "certificate verified for "+host)
+		} else {
+			conn.Close()
+		}
 	}
 
 	// HTTP: one request, no retries; only the headers are read.
-	t = time.Now()
-	sctx, cancel = context.WithTimeout(ctx, 2*o.StageTimeout)
+	t := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, 2*o.StageTimeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(sctx, http.MethodGet, rawURL, nil)
 	req.Header.Set("User-Agent", download.UserAgent)
@@ -199,8 +224,12 @@ func URL(ctx context.Context, c *download.Client, rawURL string, o Options) *Res
 			pr.TLS = certFromError(err)
 		}
 		pr.fail("http", time.Since(t), err)
-		if proxy != nil {
-			pr.explainCert(ctx, c, rawURL, host, err, o)
+		var he *failure.HandshakeError
+		if proxy != nil && errors.As(err, &he) {
+			if he.ClockKnown {
+				pr.ClockSkewMS = he.ClockSkew.Milliseconds()
+			}
+			pr.explainCert(host, he, o)
 		}
 		return pr
 	}
@@ -366,75 +395,54 @@ func inspectedBy(chain []*x509.Certificate, host string) string {
 	return top.Issuer.String()
 }
 
-// explainCert sharpens the hint of a certificate failure: TLS inspection on a public site, and
-// a clock far from the server's, which makes valid certificates look expired or not yet valid.
-func (pr *Result) explainCert(ctx context.Context, c *download.Client, rawURL, host string, err error, o Options) {
-	class := failure.Classify(err)
-	switch class {
-	case failure.TLSUnknownAuthority:
-		if pr.TLS != nil && pr.TLS.InspectedBy == "" && o.Public && len(pr.TLS.Chain) > 0 {
-			pr.TLS.InspectedBy = pr.TLS.Chain[len(pr.TLS.Chain)-1].Issuer
-		}
-		if pr.TLS != nil && pr.TLS.InspectedBy != "" {
-			pr.Error.Hint = fmt.Sprintf("%s is a public site, but its certificate was issued by %q, not a public CA: "+
-				"a TLS-inspecting proxy (corporate firewall or antivirus) re-signs the traffic. Get that CA from your IT "+
-				"department and pass it with --ca-file FILE, or add it to the system store (%s)",
-				host, pr.TLS.InspectedBy, failure.TrustStoreCommand())
-		}
-	case failure.TLSExpired, failure.TLSNotYetValid:
-		skew, ok := serverClockSkew(ctx, c, rawURL, o)
-		if ok {
-			pr.ClockSkewMS = skew.Milliseconds()
-		}
-		leaf := CertInfo{}
-		if pr.TLS != nil && len(pr.TLS.Chain) > 0 {
-			leaf = pr.TLS.Chain[0]
-		}
-		now := time.Now()
-		switch {
-		case ok && (skew > 5*time.Minute || skew < -5*time.Minute):
-			pr.Error.Hint = fmt.Sprintf("this machine's clock is %s %s the server's (its Date header): the certificate "+
-				"only looks %s. Fix the clock: timedatectl set-ntp true (or ntpdate / w32tm /resync), then retry",
-				abs(skew).Round(time.Second), aheadBehind(skew), strings.TrimPrefix(string(class), "tls-"))
-		case class == failure.TLSNotYetValid && !leaf.NotBefore.IsZero() && leaf.NotBefore.Sub(now) < 48*time.Hour:
-			pr.Error.Hint = fmt.Sprintf("the certificate becomes valid in %s: this machine's clock is probably behind. "+
-				"Check `date -u` and sync it (timedatectl set-ntp true)", leaf.NotBefore.Sub(now).Round(time.Second))
-		}
+// explainCert sharpens the hint of a certificate failure on a public site: its certificate
+// signed by a CA that is not a public root means TLS inspection. (The clock is the handshake
+// error's own business: blamed only when the server's Date disagrees with this machine's.)
+func (pr *Result) explainCert(host string, he *failure.HandshakeError, o Options) {
+	if failure.Classify(he) != failure.TLSUnknownAuthority || pr.TLS == nil || !o.Public {
+		return
+	}
+	if pr.TLS.InspectedBy == "" && len(pr.TLS.Chain) > 0 {
+		pr.TLS.InspectedBy = pr.TLS.Chain[len(pr.TLS.Chain)-1].Issuer
+	}
+	if pr.TLS.InspectedBy != "" {
+		pr.Error.Hint = fmt.Sprintf("%s is a public site, but its certificate was issued by %q, not a public CA: "+
+			"a TLS-inspecting proxy (corporate firewall or antivirus) re-signs the traffic. Get that CA from your IT "+
+			"department and pass it with --ca-file FILE, or add it to the system store (%s)",
+			host, pr.TLS.InspectedBy, failure.TrustStoreCommand())
 	}
 }
 
-// serverClockSkew asks the server for its Date with an unverified request: the answer is only
-// compared with this machine's clock, nothing from it is used.
-func serverClockSkew(ctx context.Context, c *download.Client, rawURL string, o Options) (time.Duration, bool) {
-	tr := &http.Transport{DialContext: c.DialContext, TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
-		Proxy: func(r *http.Request) (*url.URL, error) { return c.ProxyFor(r.URL) }}
-	defer tr.CloseIdleConnections()
-	sctx, cancel := context.WithTimeout(ctx, 2*o.StageTimeout)
+// reachProxy is the proxy stage: the proxy's name resolved and its port connected to, within
+// the DNS budget and the stage timeout. A failure is the proxy's (proxy-connect), naming the
+// variable it came from.
+func (pr *Result) reachProxy(ctx context.Context, c *download.Client, u, proxy *url.URL, o Options) bool {
+	t := time.Now()
+	port := proxy.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[proxy.Scheme]
+	}
+	fail := func(err error) bool {
+		err = &download.ProxyError{Proxy: proxy.String(), Var: c.ProxyVar(u),
+			Err: &net.OpError{Op: "proxyconnect", Net: "tcp", Err: err}}
+		pr.fail("proxy", time.Since(t), err)
+		return false
+	}
+	if _, err := c.LookupHost(ctx, proxy.Hostname(), port); err != nil {
+		return fail(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.StageTimeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(sctx, http.MethodHead, rawURL, nil)
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	conn, err := c.DialContext(sctx, "tcp", net.JoinHostPort(proxy.Hostname(), port))
 	if err != nil {
-		return 0, false
+		return fail(err)
 	}
-	resp.Body.Close()
-	d, err := http.ParseTime(resp.Header.Get("Date"))
-	if err != nil {
-		return 0, false
+	at := conn.RemoteAddr().String()
+	conn.Close()
+	detail := "via " + pr.Proxy + ", reachable at " + at
+	if v := c.ProxyVar(u); v != "" {
+		detail += " (from " + v + ")"
 	}
-	return time.Until(d), true
-}
-
-func abs(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
-}
-
-// aheadBehind says where this machine's clock is, given the server's Date minus ours.
-func aheadBehind(skew time.Duration) string {
-	if skew > 0 {
-		return "behind"
-	}
-	return "ahead of"
+	pr.pass("proxy", time.Since(t), detail)
+	return true
 }

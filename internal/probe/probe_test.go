@@ -68,12 +68,13 @@ func TestProbeClassification(t *testing.T) {
 	defer notFound.Close()
 
 	for _, tc := range []struct {
-		name  string
-		url   string
-		cfg   download.Config
-		class failure.Class
-		hint  []string // substrings the hint must contain
-		msg   string   // substring of the message
+		name   string
+		url    string
+		cfg    download.Config
+		class  failure.Class
+		hint   []string // substrings the hint must contain
+		nohint []string // and must not
+		msg    string   // substring of the message
 	}{
 		{name: "dns", url: "https://go.invalid/dl/", class: failure.DNS, hint: []string{"DNS", "--resolve"}},
 		{name: "refused", url: mirrortest.ClosedURL(), class: failure.TCPRefused, hint: []string{"firewall", "--mirror"}},
@@ -82,11 +83,13 @@ func TestProbeClassification(t *testing.T) {
 		{name: "self-signed", url: tlsServer(mirrortest.LeafOptions{}, nil), class: failure.TLSUnknownAuthority,
 			hint: []string{"--ca-file", "update-ca-certificates", "update-ca-trust"}},
 		{name: "expired", url: tlsServer(mirrortest.LeafOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}, nil),
-			cfg: download.Config{CAFile: caFile}, class: failure.TLSExpired, hint: []string{"clock"}},
+			cfg: download.Config{CAFile: caFile}, class: failure.TLSExpired, hint: []string{"expired on", "server's clock agrees"},
+			nohint: []string{"timedatectl"}},
 		{name: "not yet valid by minutes", url: tlsServer(mirrortest.LeafOptions{NotBefore: now.Add(20 * time.Minute), NotAfter: now.Add(48 * time.Hour)}, nil),
-			cfg: download.Config{CAFile: caFile}, class: failure.TLSNotYetValid, hint: []string{"clock is probably behind", "timedatectl"}},
+			cfg: download.Config{CAFile: caFile}, class: failure.TLSNotYetValid, hint: []string{"valid only from", "server's clock agrees"},
+			nohint: []string{"timedatectl"}},
 		{name: "other host", url: tlsServer(mirrortest.LeafOptions{Hosts: []string{"other.test"}}, nil),
-			cfg: download.Config{CAFile: caFile}, class: failure.TLSHostname, hint: []string{"another host"}},
+			cfg: download.Config{CAFile: caFile}, class: failure.TLSHostname, hint: []string{"is for other.test"}},
 		{name: "TLS 1.0 only", url: tlsServer(mirrortest.LeafOptions{}, &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}),
 			cfg: download.Config{CAFile: caFile}, class: failure.TLSProtocol, hint: []string{"TLS 1.2"}, msg: "offers only TLS 1.0"},
 		{name: "plain HTTP on https", url: strings.Replace(plain.URL, "http:", "https:", 1), class: failure.TLSPlaintext, hint: []string{"plain HTTP"}},
@@ -105,6 +108,11 @@ func TestProbeClassification(t *testing.T) {
 			for _, h := range tc.hint {
 				if !strings.Contains(p.Error.Hint, h) {
 					t.Errorf("hint lacks %q: %s", h, p.Error.Hint)
+				}
+			}
+			for _, h := range tc.nohint {
+				if strings.Contains(p.Error.Hint, h) {
+					t.Errorf("hint has %q: %s", h, p.Error.Hint)
 				}
 			}
 			if tc.msg != "" && !strings.Contains(p.Error.Message, tc.msg) {
@@ -207,11 +215,27 @@ func TestProbeThroughProxy(t *testing.T) {
 			}
 		})
 	}
+	// A proxy nobody listens on: the proxy stage fails, as the proxy's failure, naming it.
+	dead, _ := url.Parse(strings.TrimSuffix(mirrortest.ClosedURL(), "/"))
+	p := probe.URL(context.Background(), newClient(t, download.Config{Proxy: http.ProxyURL(dead)}), target, probe.Options{StageTimeout: time.Second})
+	if p.Error == nil || p.Error.Class != failure.ProxyConnect || !strings.Contains(p.Error.Hint, "refused") ||
+		!strings.Contains(p.Error.Hint, dead.String()) || len(p.Stages) != 1 || p.Stages[0].Name != "proxy" || p.Stages[0].OK {
+		t.Fatalf("dead proxy: %+v %+v", *p.Error, p.Stages)
+	}
+	// A proxy that is up says so on its line.
+	up := httptest.NewServer(&mirrortest.HTTPProxy{})
+	defer up.Close()
+	upURL, _ := url.Parse(up.URL)
+	p = probe.URL(context.Background(), newClient(t, download.Config{Proxy: http.ProxyURL(upURL), CAFile: ca.WriteFile(t.TempDir())}), target, probe.Options{StageTimeout: time.Second})
+	if !p.OK || len(p.Stages) != 2 || p.Stages[0].Name != "proxy" || !p.Stages[0].OK || !strings.Contains(p.Stages[0].Detail, "reachable at") {
+		t.Fatalf("proxy up: %+v %+v", p.Error, p.Stages)
+	}
+
 	// A proxy URL with https:// to a proxy that speaks plain HTTP.
 	ps := httptest.NewServer(&mirrortest.HTTPProxy{})
 	defer ps.Close()
 	pu, _ := url.Parse(strings.Replace(ps.URL, "http:", "https:", 1))
-	p := probe.URL(context.Background(), newClient(t, download.Config{Proxy: http.ProxyURL(pu)}), target, probe.Options{StageTimeout: time.Second})
+	p = probe.URL(context.Background(), newClient(t, download.Config{Proxy: http.ProxyURL(pu)}), target, probe.Options{StageTimeout: time.Second})
 	if p.Error == nil || p.Error.Class != failure.ProxyConnect || !strings.Contains(p.Error.Hint, "http://") {
 		t.Fatalf("https proxy URL to a plain proxy: %+v", p.Error)
 	}
