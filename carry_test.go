@@ -23,8 +23,8 @@ import (
 // installs Go and the installed go runs; the same from a served mirror tree over loopback; a
 // tampered gostrap or SHA256SUMS is refused with nothing installed.
 func TestInstallScriptWithoutGo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds gostrap with dist (-short)")
+	if testing.Short() || raceEnabled {
+		t.Skip("builds gostrap with dist and drives it in child processes (-short, -race)")
 	}
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("the scripts are driven on linux/amd64")

@@ -34,6 +34,9 @@ var (
 
 func gostrapBinary(t *testing.T) string {
 	t.Helper()
+	if raceEnabled {
+		t.Skip("drives the gostrap binary in child processes, which the race detector does not see: run without -race")
+	}
 	if runtime.GOOS == "windows" {
 		t.Skip("process tests use POSIX signals and ulimit")
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gostrap
+
+const raceEnabled = false
