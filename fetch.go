@@ -29,6 +29,7 @@ type staged struct {
 	dir     string
 	meta    layout.Meta
 	fetched int64
+	resumes int
 }
 
 // fetch gets c's bytes (downloading them, replaying a verified earlier download, or reading
@@ -128,7 +129,7 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 		}
 		r.in.cache.Keep(partial, c.cacheName, rec)
 	}
-	return &staged{dir: dir, meta: meta, fetched: res.Fetched}, nil
+	return &staged{dir: dir, meta: meta, fetched: res.Fetched, resumes: res.Resumes}, nil
 }
 
 // decide puts what arrived to verify.Decide, once the checksum database has answered or has

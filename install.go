@@ -201,9 +201,9 @@ func (r *run) fail(s *Source, url, stage string, start time.Time, err error) {
 	r.in.logf("%s: %s failed: %s: %s", s, stage, p.Class, firstLine(p.Message))
 }
 
-func (r *run) succeed(s *Source, url string, start time.Time) {
+func (r *run) succeed(s *Source, url string, start time.Time, resumes int) {
 	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(s.URL), Kind: string(s.Kind), URL: failure.Redact(url),
-		Stage: "install", DurationMS: time.Since(start).Milliseconds()})
+		Stage: "install", DurationMS: time.Since(start).Milliseconds(), Resumes: resumes})
 }
 
 // officialIndex returns the releases an official source lists, fetching its index once.
@@ -367,7 +367,7 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 		r.fail(s, c.url, stageOf(err), start, err)
 		return nil, err
 	}
-	r.succeed(s, c.url, start)
+	r.succeed(s, c.url, start, st.resumes)
 	return st, nil
 }
 
@@ -408,7 +408,7 @@ func (r *run) tryProxy(ctx context.Context, s *Source, v string, start time.Time
 		return nil, err
 	}
 	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(served), Kind: string(s.Kind), URL: failure.Redact(c.url),
-		Stage: "install", DurationMS: time.Since(start).Milliseconds()})
+		Stage: "install", DurationMS: time.Since(start).Milliseconds(), Resumes: st.resumes})
 	return st, nil
 }
 

@@ -86,6 +86,9 @@ type Attempt struct {
 	Stage      string           `json:"stage,omitempty"`
 	Error      *failure.Problem `json:"error"`
 	DurationMS int64            `json:"duration_ms"`
+	// Resumes counts the transfers of the download that broke off and were resumed from what
+	// had arrived (a cut, a reset, a TLS record error, a stall).
+	Resumes int `json:"resumes,omitempty"`
 }
 
 // Exit codes (docs/design.md, "CLI contract").

@@ -178,6 +178,9 @@ func TestTLSRecordErrorMidBodyResumes(t *testing.T) {
 			if limit := int64(len(archive)) * 11 / 10; rep.Bytes > limit || rep.Bytes < int64(len(archive))/2 {
 				t.Errorf("fetched %d bytes for a %d-byte archive, want at most %d", rep.Bytes, len(archive), limit)
 			}
+			if last := rep.Attempts[len(rep.Attempts)-1]; last.Resumes < 1 {
+				t.Errorf("the attempt records %d resumes: %+v", last.Resumes, last)
+			}
 			if rep.Verified == nil || rep.Verified.Method != "sha256" {
 				t.Errorf("verified: %+v", rep.Verified)
 			}
