@@ -341,7 +341,9 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 
 	// Consume in order as the contiguous prefix grows.
 	pos := have
-	buf := make([]byte, 256<<10)
+	bp := getCopyBuf()
+	defer copyBufs.Put(bp)
+	buf := *bp
 	sink := io.Writer(h)
 	if req.Sink != nil {
 		sink = io.MultiWriter(h, &sinkWriter{req.Sink})
@@ -492,7 +494,9 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 	stopClose := context.AfterFunc(rctx, func() { resp.Body.Close() })
 	defer stopClose()
 	body := &idleReader{r: io.LimitReader(resp.Body, hi-from), timer: timer, idle: idle}
-	buf := make([]byte, 256<<10)
+	bp := getCopyBuf()
+	defer copyBufs.Put(bp)
+	buf := *bp
 	off := from
 	began := time.Now()
 	for off < hi {

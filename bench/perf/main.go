@@ -16,6 +16,12 @@
 //	tar xzf           tar xzf of the same archive from disk
 //	throttled         gostrap install, and a single curl, from a server that caps each connection
 //	proxy (-proxy)    gostrap install through the real GOPROXY, and GOTOOLCHAIN=go1.N.M go version
+//	tmpfs limit       the slower of gzip -dc of the archive and tar xf of its plain tar, all in
+//	                  tmpfs: what this machine needs at least to inflate, and to write the tree
+//	module zip        gostrap install through a loopback module proxy: `mirror serve` of a
+//	                  `mirror sync` tree holding the same tree as a toolchain module zip
+//
+// -set memory runs only the comparisons of the memory and tmpfs goals (issue 12).
 package main
 
 import (
@@ -56,6 +62,8 @@ var (
 	throttle  = flag.Int64("throttle", 8<<20, "bytes per second per connection for the throttled server")
 	memDir    = flag.String("memdir", "/dev/shm", "a tmpfs for a second capped-server comparison with the disk out of the way (\"\" to skip)")
 	serveOnly = flag.Bool("serve", false, "prepare, start the servers, print their URLs and wait (for looking into one contender by hand)")
+	binFlag   = flag.String("bin", "", "gostrap binary to time (default: built from this tree), e.g. one built from main for a before-and-after")
+	set       = flag.String("set", "all", "comparisons to run: all, or memory (the memory and tmpfs-limit goals alone)")
 )
 
 func main() {
@@ -68,13 +76,19 @@ func main() {
 
 type sample struct {
 	secs  float64
+	cpu   float64 // user + system seconds
 	rssKB int64
+	parts []float64 // a limit's component times, when it has several
 }
 
 type contender struct {
 	name    string
 	prepare func() error // untimed, before each run
 	cmd     func() *exec.Cmd
+	// limit, when set, replaces cmd: several commands timed one after the other, of which the
+	// slowest is the sample (a machine's limit is its slowest stage).
+	limit   []func() *exec.Cmd
+	parts   []string // names of limit's commands
 	samples []sample
 }
 
@@ -103,7 +117,9 @@ func run() error {
 		return err
 	}
 	bin := filepath.Join(w, "gostrap")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gostrap").CombinedOutput(); err != nil {
+	if *binFlag != "" {
+		bin, _ = filepath.Abs(*binFlag)
+	} else if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gostrap").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 
@@ -118,8 +134,18 @@ func run() error {
 	}
 	defer stopSlow()
 
+	ztree, vkey, err := prepareZipTree(goroot, w)
+	if err != nil {
+		return fmt.Errorf("module proxy tree: %v", err)
+	}
+	zipURL, stopZip, err := serve(offline.Handler(ztree), 0)
+	if err != nil {
+		return err
+	}
+	defer stopZip()
+
 	if *serveOnly {
-		fmt.Printf("plain %s\nthrottled %s\nversion %s\n", plainURL, slowURL, version)
+		fmt.Printf("plain %s\nthrottled %s\nproxy %s\nGOSUMDB=%s\nversion %s\n", plainURL, slowURL, zipURL, vkey, version)
 		select {}
 	}
 	dest := filepath.Join(w, "dest")
@@ -222,6 +248,46 @@ func run() error {
 			a: &contender{name: "gostrap cold, capped server, tmpfs", prepare: clean(memDest, memCache), cmd: gostrapTo(slowURL, memDest, memCache)},
 			b: &contender{name: "single curl download, capped server, tmpfs", prepare: clean(memDl), cmd: sh(fmt.Sprintf("curl -sSf -o %s %s", memDl, slowURL+filepath.Base(archive)))}})
 	}
+	if *set == "memory" {
+		comps = nil
+	}
+	// The memory and tmpfs goals (issue 12): cold installs from an archive and from a module
+	// zip, on disk and in tmpfs, for peak RSS; and the tmpfs install against this machine's
+	// limit, the slower of inflating the archive and writing the plain tree.
+	viaZipProxy := func(name, destDir, cacheDir string) *contender {
+		return &contender{name: name, prepare: clean(destDir, cacheDir), cmd: func() *exec.Cmd {
+			c := exec.Command(bin, "install", version, "--sources", "proxy", "--dir", destDir, "--cache-dir", cacheDir, "--quiet")
+			c.Env = append(os.Environ(), "GOSTRAP_QUIET=1", "GOPROXY="+zipURL, "GOSUMDB="+vkey, "GOSTRAP_MIRRORS=off")
+			return c
+		}}
+	}
+	if mem != "" {
+		memDest, memCache := filepath.Join(mem, "dest"), filepath.Join(mem, "cache")
+		memArchive, memTar, memX := filepath.Join(mem, "archive.tar.gz"), filepath.Join(mem, "tree.tar"), filepath.Join(mem, "x")
+		for _, cp := range [][2]string{{archive, memArchive}, {plainTar, memTar}} {
+			if err := copyFile(cp[0], cp[1]); err != nil {
+				return err
+			}
+		}
+		limit := &contender{name: "tmpfs limit: slower of gzip -dc, tar xf (plain tar)", prepare: clean(memX),
+			parts: []string{"gzip -dc archive > /dev/null", "tar xf plain.tar"},
+			limit: []func() *exec.Cmd{sh(fmt.Sprintf("gzip -dc %s > /dev/null", memArchive)),
+				sh(fmt.Sprintf("mkdir -p %s && tar xf %s -C %s", memX, memTar, memX))}}
+		comps = append(comps,
+			&comparison{what: "cold install from an archive, all in tmpfs / tmpfs limit (slower of gzip -dc and tar xf)", goal: 1.15, rss: true,
+				a: &contender{name: "gostrap cold (loopback), tmpfs", prepare: clean(memDest, memCache), cmd: gostrapTo(plainURL, memDest, memCache)},
+				b: limit},
+			&comparison{what: "cold install from a module zip (loopback proxy), all in tmpfs / tmpfs limit", rss: true,
+				a: viaZipProxy("gostrap cold via module proxy (loopback), tmpfs", memDest, memCache), b: limit})
+	}
+	floor := &contender{name: "write floor: tar xf (uncompressed), disk", prepare: clean(dest), cmd: sh(fmt.Sprintf("tar xf %s -C %s", plainTar, dest))}
+	comps = append(comps,
+		&comparison{what: "cold install from an archive, on disk / write floor (tar xf)", rss: true,
+			a: &contender{name: "gostrap cold (loopback), disk", prepare: clean(dest, cache), cmd: gostrap(plainURL, cache)},
+			b: floor},
+		&comparison{what: "cold install from a module zip (loopback proxy), on disk / write floor (tar xf)", rss: true,
+			a: viaZipProxy("gostrap cold via module proxy (loopback), disk", dest, cache),
+			b: floor})
 	if *withProxy {
 		goCmd := func(dir, gp string) *contender {
 			name := "GOTOOLCHAIN=" + *proxyVer + " go version, fresh module cache"
@@ -258,12 +324,26 @@ func run() error {
 		if err := c.prepare(); err != nil {
 			return sample{}, fmt.Errorf("%s: %v", c.name, err)
 		}
-		s, err := timeCmd(c.cmd())
-		if err != nil {
-			return sample{}, fmt.Errorf("%s: %v", c.name, err)
+		var s sample
+		if c.limit == nil {
+			var err error
+			if s, err = timeCmd(c.cmd()); err != nil {
+				return sample{}, fmt.Errorf("%s: %v", c.name, err)
+			}
+		}
+		for _, cmd := range c.limit {
+			p, err := timeCmd(cmd())
+			if err != nil {
+				return sample{}, fmt.Errorf("%s: %v", c.name, err)
+			}
+			s.parts = append(s.parts, p.secs)
+			if p.secs > s.secs {
+				s.secs, s.cpu = p.secs, p.cpu
+			}
+			s.rssKB = max(s.rssKB, p.rssKB)
 		}
 		c.samples = append(c.samples, s)
-		fmt.Fprintf(os.Stderr, "round %d  %-50s %6.2fs  %6.1f MiB\n", r+1, c.name, s.secs, float64(s.rssKB)/1024)
+		fmt.Fprintf(os.Stderr, "round %d  %-50s %6.2fs  %6.1f MiB %v\n", r+1, c.name, s.secs, float64(s.rssKB)/1024, s.parts)
 		return s, nil
 	}
 	for r := 0; r < *rounds; r++ {
@@ -293,29 +373,55 @@ func run() error {
 	}
 	clean(dest, filepath.Join(w, "gopath"))()
 	settle()
-	return os.WriteFile(*out, append(report(comps, st.Size(), countFiles(plainTar)), otherSections(*out)...), 0o644)
+	text := append(report(comps, st.Size(), countFiles(plainTar)), otherSections(*out)...)
+	return os.WriteFile(*out, text, 0o644)
 }
 
-// otherSections is what other benchmarks wrote into the report (their "## " sections, after
-// this one's text), kept when this one is rewritten.
+// otherSections is every "## " section of the old report that this program does not write:
+// what other benchmarks wrote (bench/dnsdelay, bench/race) and the hand-written History, each
+// kept when this one is rewritten.
 func otherSections(path string) []byte {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
-	if i := bytes.Index(old, []byte("\n## ")); i >= 0 {
-		return old[i:]
+	i := bytes.Index(old, []byte("\n## "))
+	if i < 0 {
+		return nil
 	}
-	return nil
+	var kept []byte
+	for _, sec := range bytes.Split(old[i+1:], []byte("\n## ")) {
+		if !bytes.HasPrefix(sec, []byte("## ")) {
+			sec = append([]byte("## "), sec...)
+		}
+		if bytes.HasPrefix(sec, []byte(memoryHeading)) {
+			continue
+		}
+		kept = append(append(kept, '\n'), bytes.TrimRight(sec, "\n")...)
+		kept = append(kept, '\n')
+	}
+	return kept
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o644)
 }
 
 // comparison is one goal: a (gostrap) against b (a baseline), as a ratio of times.
 type comparison struct {
 	what   string
 	a, b   *contender
-	goal   float64
+	goal   float64 // 0: no goal on the time, the comparison is there for a's peak RSS
+	rss    bool    // a's peak RSS is held to the memory goal (issue 12)
 	ratios []float64
 }
+
+// rssGoalMiB is the memory goal of issue 12: peak RSS of a cold install, on disk and in tmpfs.
+const rssGoalMiB = 48
 
 // timeCmd runs c under /usr/bin/time for its peak RSS: the rusage of a child of this process
 // would count this process's own memory, which the child shares until it execs.
@@ -326,7 +432,7 @@ func timeCmd(c *exec.Cmd) (sample, error) {
 	}
 	rssFile.Close()
 	defer os.Remove(rssFile.Name())
-	args := append([]string{"-f", "%M", "-o", rssFile.Name(), c.Path}, c.Args[1:]...)
+	args := append([]string{"-f", "%M %U %S", "-o", rssFile.Name(), c.Path}, c.Args[1:]...)
 	tc := exec.Command("/usr/bin/time", args...)
 	tc.Env, tc.Dir = c.Env, c.Dir
 	var buf bytes.Buffer
@@ -338,9 +444,10 @@ func timeCmd(c *exec.Cmd) (sample, error) {
 		return sample{}, fmt.Errorf("%v\n%s", err, buf.Bytes())
 	}
 	var rss int64
+	var user, sys float64
 	data, _ := os.ReadFile(rssFile.Name())
-	fmt.Sscan(strings.TrimSpace(string(data)), &rss)
-	return sample{secs: d.Seconds(), rssKB: rss}, nil
+	fmt.Sscan(strings.TrimSpace(string(data)), &rss, &user, &sys)
+	return sample{secs: d.Seconds(), cpu: user + sys, rssKB: rss}, nil
 }
 
 func median(xs []float64) float64 {
@@ -362,6 +469,14 @@ func (c *contender) secs() []float64 {
 	return xs
 }
 
+func (c *contender) rssMiB() []float64 {
+	var xs []float64
+	for _, s := range c.samples {
+		xs = append(xs, float64(s.rssKB)/1024)
+	}
+	return xs
+}
+
 func (c *contender) peakMiB() float64 {
 	var m int64
 	for _, s := range c.samples {
@@ -370,35 +485,117 @@ func (c *contender) peakMiB() float64 {
 	return float64(m) / 1024
 }
 
+// memoryHeading starts the section of the memory and tmpfs goals; -set memory rewrites only it.
+const memoryHeading = "## Memory, and the tmpfs limit"
+
 func report(comps []*comparison, size int64, files int) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Performance\n\nGenerated by `bench/perf.sh` (`go run ./bench/perf`) on %s: %d rounds; in each, every comparison\n"+
-		"runs A B B A (then B A A B), so each ratio comes from two runs side by side, and the ratio reported is the\n"+
-		"median of those. Archive: the local Go tree packed as a release archive (%s, %d files), served on loopback\n"+
-		"by `gostrap mirror serve`. %d cores. This machine's disk changes speed by several times from minute to minute\n"+
-		"(the same `tar xf` took 2.5 s and 13 s within ten minutes), so single timings mean little; ratios of\n"+
-		"neighbouring runs hold.\n\n", time.Now().UTC().Format("2006-01-02"), len(comps[0].ratios)/2, bytesHuman(size), files, runtime.NumCPU())
-	fmt.Fprintf(&b, "| goal | median ratio | range of ratios | target | met |\n| --- | --- | --- | --- | --- |\n")
-	peak := 0.0
+	var main, mem []*comparison
 	for _, cp := range comps {
-		r := median(cp.ratios)
-		target := fmt.Sprintf("at most %.2fx", cp.goal)
-		met := r <= cp.goal
-		if cp.goal < 1 && strings.Contains(cp.what, "capped") {
-			target = fmt.Sprintf("at most 1/3 (%.0fx faster)", 1/cp.goal)
+		if cp.rss {
+			mem = append(mem, cp)
+		} else {
+			main = append(main, cp)
 		}
-		fmt.Fprintf(&b, "| %s | %.2fx | %.2f-%.2f | %s | %s |\n", cp.what, r, slices.Min(cp.ratios), slices.Max(cp.ratios), target, yes(met))
-		peak = max(peak, cp.a.peakMiB())
 	}
-	fmt.Fprintf(&b, "| peak RSS of any gostrap run | %.1f MiB | | under 64 MiB | %s |\n", peak, yes(peak < 64))
-	fmt.Fprintf(&b, "\n| contender | median | min | max | peak RSS |\n| --- | --- | --- | --- | --- |\n")
-	for _, cp := range comps {
-		for _, c := range []*contender{cp.a, cp.b} {
-			xs := c.secs()
-			fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f s | %.1f MiB |\n", c.name, median(xs), slices.Min(xs), slices.Max(xs), c.peakMiB())
+	var b bytes.Buffer
+	if len(main) == 0 {
+		// -set memory: keep what the last full run wrote before the section.
+		old, _ := os.ReadFile(*out)
+		head, _, _ := strings.Cut(string(old), "\n## ")
+		b.WriteString(strings.TrimRight(head, "\n") + "\n\n")
+	} else {
+		fmt.Fprintf(&b, "# Performance\n\nGenerated by `bench/perf.sh` (`go run ./bench/perf`) on %s: %d rounds; in each, every comparison\n"+
+			"runs A B B A (then B A A B), so each ratio comes from two runs side by side, and the ratio reported is the\n"+
+			"median of those. Archive: the local Go tree packed as a release archive (%s, %d files), served on loopback\n"+
+			"by `gostrap mirror serve`. %d cores. This machine's disk changes speed by several times from minute to minute\n"+
+			"(the same `tar xf` took 2.5 s and 13 s within ten minutes), so single timings mean little; ratios of\n"+
+			"neighbouring runs hold.\n\n", today(), len(main[0].ratios)/2, bytesHuman(size), files, runtime.NumCPU())
+		b.WriteString(goalTable(main))
+		peak := 0.0
+		for _, cp := range comps {
+			peak = max(peak, cp.a.peakMiB())
+		}
+		fmt.Fprintf(&b, "| peak RSS of any gostrap run | %.1f MiB | | under %d MiB | %s |\n", peak, rssGoalMiB, yes(peak < rssGoalMiB))
+		b.WriteString("\n" + contenderTable(main) + "\n")
+	}
+	if len(mem) == 0 {
+		return b.Bytes()
+	}
+	fmt.Fprintf(&b, "%s\n\nGenerated by `go run ./bench/perf -set memory` (or a full run) on %s: %d rounds, A B B A as above. "+
+		"Issue 12's goals: peak RSS (`/usr/bin/time -f %%M`: the Go runtime, stacks and the binary's pages; not the\n"+
+		"page cache) under %d MiB for every cold install, from an archive and from a module zip, on disk and with\n"+
+		"tree, cache and download in tmpfs; and the cold install in tmpfs within 1.15x of this machine's limit, the\n"+
+		"slower of `gzip -dc` of the archive and `tar xf` of its plain tar (both in tmpfs). The module zip is the same\n"+
+		"tree as a toolchain module zip in a `mirror sync` tree, served on loopback as GOPROXY. 2 cores shared with\n"+
+		"other runs: a run's time can double when a neighbour's test suite starts. gostrap spreads its work over both\n"+
+		"cores and `gzip -dc` needs one, so when a neighbour takes a core gostrap loses more: the ratio rises with\n"+
+		"the machine's load. The CPU column (user+sys, the limit's for its slower command) is the cost when no\n"+
+		"core is to spare.\n\n",
+		memoryHeading, today(), len(mem[0].ratios)/2, rssGoalMiB)
+	fmt.Fprintf(&b, "| peak RSS, cold install | median | max | target | met |\n| --- | --- | --- | --- | --- |\n")
+	for _, cp := range mem {
+		rss := cp.a.rssMiB()
+		fmt.Fprintf(&b, "| %s | %.1f MiB | %.1f MiB | under %d MiB | %s |\n", cp.a.name, median(rss), slices.Max(rss), rssGoalMiB, yes(slices.Max(rss) < rssGoalMiB))
+	}
+	b.WriteString("\n" + goalTable(mem) + "\n" + contenderTable(mem))
+	for _, cp := range mem {
+		if c := cp.b; c.parts != nil {
+			fmt.Fprintf(&b, "\nThe limit's components (tmpfs), median of %d runs:", len(c.samples))
+			for i, name := range c.parts {
+				var xs []float64
+				for _, s := range c.samples {
+					xs = append(xs, s.parts[i])
+				}
+				fmt.Fprintf(&b, " `%s` %.2f s (%.2f-%.2f);", name, median(xs), slices.Min(xs), slices.Max(xs))
+			}
+			b.Truncate(b.Len() - 1)
+			b.WriteString(".\n")
+			break
 		}
 	}
 	return b.Bytes()
+}
+
+func today() string { return time.Now().UTC().Format("2006-01-02") }
+
+// goalTable is one row per comparison: the median of its ratios against its goal.
+func goalTable(comps []*comparison) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| goal | median ratio | range of ratios | target | met |\n| --- | --- | --- | --- | --- |\n")
+	for _, cp := range comps {
+		r := median(cp.ratios)
+		target, met := fmt.Sprintf("at most %.2fx", cp.goal), yes(r <= cp.goal)
+		switch {
+		case cp.goal == 0:
+			target, met = "(for RSS)", ""
+		case cp.goal < 1 && strings.Contains(cp.what, "capped"):
+			target = fmt.Sprintf("at most 1/3 (%.0fx faster)", 1/cp.goal)
+		}
+		fmt.Fprintf(&b, "| %s | %.2fx | %.2f-%.2f | %s | %s |\n", cp.what, r, slices.Min(cp.ratios), slices.Max(cp.ratios), target, met)
+	}
+	return b.String()
+}
+
+// contenderTable is one row per contender: its times and peak RSS.
+func contenderTable(comps []*comparison) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| contender | median | min | max | median CPU (user+sys) | peak RSS |\n| --- | --- | --- | --- | --- | --- |\n")
+	seen := map[*contender]bool{}
+	for _, cp := range comps {
+		for _, c := range []*contender{cp.a, cp.b} {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			xs := c.secs()
+			var cpu []float64
+			for _, s := range c.samples {
+				cpu = append(cpu, s.cpu)
+			}
+			fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f s | %.2f s | %.1f MiB |\n", c.name, median(xs), slices.Min(xs), slices.Max(xs), median(cpu), c.peakMiB())
+		}
+	}
+	return b.String()
 }
 
 func yes(b bool) string {

@@ -271,21 +271,6 @@ func (x *Extractor) mkdir(raw string) error {
 	return err
 }
 
-// file writes one regular file of the declared size from r, hashing it on the way.
-func (x *Extractor) file(raw string, size int64, archiveMode fs.FileMode, r io.Reader, buf []byte) error {
-	rel, err := x.name(raw, false)
-	if err != nil {
-		return err
-	}
-	if rel == "." {
-		return &UnsafeError{raw, "file in place of the root directory"}
-	}
-	if err := x.claim(raw, rel, size, true); err != nil {
-		return err
-	}
-	return x.write(raw, rel, size, x.mode(rel, archiveMode), r, buf)
-}
-
 // create makes the file for an entry (under its written name), refusing one that exists.
 func (x *Extractor) create(raw, rel string, perm fs.FileMode) (*os.File, string, error) {
 	dst := rel

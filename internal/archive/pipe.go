@@ -20,8 +20,8 @@ type Pipe struct {
 }
 
 const (
-	bufPipeChunks = 16
-	bufPipeChunk  = 256 << 10
+	bufPipeChunks = 8
+	bufPipeChunk  = 128 << 10
 )
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, bufPipeChunk); return &b }}
