@@ -402,7 +402,7 @@ func TestNetworkSlowDNS(t *testing.T) {
 			r, rep := e.install(t, e.env(t))
 			t.Logf("resolver %s: exit %d in %v, %d queries", tc.name, r.Code, r.Took.Round(10*time.Millisecond), resolver.Queries())
 			if tc.delay == 0 {
-				expectFailure(t, r, rep, 3, failure.DNS,
+				expectFailure(t, r, rep, 3, failure.DNSTimeout,
 					[]string{"no answer from the resolver at " + resolver.Addr.String(), "within 10s"},
 					[]string{"gave no answer", "--dns-timeout"})
 				if r.Took < 9*time.Second || r.Took > 14*time.Second {

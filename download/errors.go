@@ -285,8 +285,13 @@ func (e *LookupError) Error() string {
 	return fmt.Sprintf("lookup %s: %v", e.Host, e.Err)
 }
 
-func (e *LookupError) Unwrap() error        { return e.Err }
-func (e *LookupError) Class() failure.Class { return failure.DNS }
+func (e *LookupError) Unwrap() error { return e.Err }
+func (e *LookupError) Class() failure.Class {
+	if e.Timeout {
+		return failure.DNSTimeout
+	}
+	return failure.DNS
+}
 
 func (e *LookupError) Hint() string {
 	port := e.Port

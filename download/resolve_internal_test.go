@@ -177,7 +177,7 @@ func TestLookupNXDOMAINAndSilent(t *testing.T) {
 		t.Errorf("silent resolver: gave up after %v, want the 1s budget", took)
 	}
 	p = failure.Explain(err)
-	if p.Class != failure.DNS || !strings.Contains(p.Message, "no answer from the resolver at ") ||
+	if p.Class != failure.DNSTimeout || !strings.Contains(p.Message, "no answer from the resolver at ") ||
 		!strings.Contains(p.Message, "within 1s") || !strings.Contains(p.Hint, "--dns-timeout") ||
 		strings.Contains(p.Hint, "does not exist") {
 		t.Errorf("silent explained as %+v", p)

@@ -47,6 +47,10 @@ const (
 	// IndexRollback is an index whose newest release is older than one this machine has
 	// already installed: a stale mirror or a freeze attack. An addition to the contract's list.
 	IndexRollback Class = "index-rollback"
+	// DNSTimeout is a resolver that gave no answer within the DNS budget: silent, blocked or
+	// very slow, which says nothing about the name (dns is a name the resolver says does not
+	// exist, or another lookup failure). An addition to the contract's list.
+	DNSTimeout Class = "dns-timeout"
 	// Other is for failures none of the stable classes describe (a bug, a malformed index).
 	Other Class = "other"
 )
@@ -66,7 +70,7 @@ func (c Class) Verification() bool {
 // the next one and, when every source fails this way, exit 3.
 func (c Class) Unreachable() bool {
 	switch c {
-	case DNS, TCPRefused, TCPTimeout, TLSUnknownAuthority, TLSHostname, TLSExpired, TLSNotYetValid,
+	case DNS, DNSTimeout, TCPRefused, TCPTimeout, TLSUnknownAuthority, TLSHostname, TLSExpired, TLSNotYetValid,
 		TLSProtocol, TLSPlaintext, ProxyAuth, ProxyConnect, HTTPStatus, NotFound, Stalled:
 		return true
 	}
@@ -283,6 +287,9 @@ func Classify(err error) Class {
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
+		if dnsErr.IsTimeout {
+			return DNSTimeout
+		}
 		return DNS
 	}
 	if isConnRefused(err) {
@@ -384,6 +391,10 @@ func HintFor(c Class) string {
 		return "the host name does not resolve: check DNS (" + resolverConfig() + ", nslookup HOST), " +
 			"pin an address for this run with --resolve HOST:443:ADDR, or switch source: " +
 			"--mirror URL, a reachable GOPROXY, or --bundle PATH"
+	case DNSTimeout:
+		return "the resolver gave no answer: it is down, blocked or very slow (check " + resolverConfig() +
+			"); give it longer with --dns-timeout, pin an address for this run with --resolve HOST:443:ADDR, " +
+			"or switch source: --mirror URL, a reachable GOPROXY, or --bundle PATH"
 	case TCPRefused:
 		return "nothing accepts connections there: a firewall rejects the port, the server is down, or DNS " +
 			"gave a wrong address (pin the right one with --resolve HOST:PORT:ADDR); try another source " +
