@@ -118,8 +118,8 @@ type Selection struct {
 	Version string `json:"version"`
 	// GOROOT is the toolchain's directory; empty when it is not installed.
 	GOROOT string `json:"goroot"`
-	// Link is <dir>/current when the selection is the current toolchain: a shell that puts
-	// it on PATH follows a later 'gostrap use'.
+	// Link is <dir>/current when the selection is the current toolchain and the link leads
+	// to it: a shell that puts it on PATH follows a later 'gostrap use'.
 	Link string `json:"link,omitempty"`
 	// From says what chose it: "argument", the path of a go.mod or .go-version, or "current".
 	From      string      `json:"from"`
@@ -148,8 +148,14 @@ func (in *Installer) Select(raw, dir string) (*Selection, error) {
 				return nil, &NotInstalledError{}
 			}
 			v := in.layout.CurrentVersion()
-			return &Selection{Version: v, GOROOT: in.layout.GOROOT(v), Link: in.layout.Current(), From: "current",
-				Installed: true, Spec: mirror.Spec{Kind: mirror.Exact, Version: v}}, nil
+			sel := &Selection{Version: v, GOROOT: in.layout.GOROOT(v), From: "current",
+				Installed: true, Spec: mirror.Spec{Kind: mirror.Exact, Version: v}}
+			// Without a link that leads to it (a file system without junctions), the
+			// toolchain's own directory is what a shell gets.
+			if link, ok := in.layout.CurrentLink(); ok {
+				sel.Link = link
+			}
+			return sel, nil
 		}
 	}
 	sel := &Selection{Version: spec.Version, From: from, Spec: spec}

@@ -136,7 +136,9 @@ func New(opts Options) (*Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Installer{opts: opts, client: c, layout: layout.Layout{Dir: opts.Dir, Platform: opts.Platform},
+	log := opts.Log
+	warnf := func(format string, args ...any) { fmt.Fprintf(log, "gostrap: warning: "+format+"\n", args...) }
+	return &Installer{opts: opts, client: c, layout: layout.Layout{Dir: opts.Dir, Platform: opts.Platform, Warnf: warnf},
 		cache: layout.Cache{Dir: opts.CacheDir}}, nil
 }
 

@@ -149,15 +149,8 @@ func (in *Installer) already(rep *Report, v string, m *layout.Meta) error {
 	rep.AlreadyInstalled = true
 	rep.Source = &m.Source
 	rep.Verified = &m.Verified
-	if in.opts.Use {
-		unlock, err := in.layout.LockDir()
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		return in.layout.SetCurrent(v)
-	}
-	return nil
+	// Made current when asked to or when nothing is; a missing <dir>/current is repaired.
+	return in.layout.EnsureCurrent(v, in.opts.Use)
 }
 
 // run is the state of one install: which sources answered, which failed (they are not tried

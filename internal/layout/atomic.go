@@ -7,7 +7,8 @@ import (
 )
 
 // WriteFile writes data to a temporary file beside path, syncs it, and renames it into place,
-// so that a reader never sees a half-written file and a crash leaves the old one.
+// so that a reader never sees a half-written file and a crash leaves the old one. The rename is
+// retried while Windows refuses it because a reader has the old file open.
 func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -34,5 +35,5 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	return Rename(f.Name(), path)
 }

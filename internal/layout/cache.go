@@ -70,7 +70,7 @@ func (c Cache) ReadRecord(name string) (*Record, bool) {
 // Keep moves a verified partial download into place and writes its record.
 func (c Cache) Keep(partial, name string, r Record) error {
 	final := c.Download(name)
-	if err := os.Rename(partial, final); err != nil {
+	if err := Rename(partial, final); err != nil {
 		return &failure.DiskError{Op: "rename", Path: final, Err: err}
 	}
 	data, _ := json.Marshal(r)
