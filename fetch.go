@@ -59,7 +59,7 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			layout.RemoveAll(dir)
 		}
 	}()
 	xo := archive.Options{Prefix: "go/", AfterFile: extractionHook()}
@@ -169,7 +169,7 @@ func (r *run) decide(ctx context.Context, c *candidate, plan verify.Verdict, res
 func (r *run) finishStaging(c *candidate, dir string, ver verify.Verdict) error {
 	if ver.StripOmitted {
 		for _, d := range verify.OmittedDirs() {
-			if err := os.RemoveAll(filepath.Join(dir, d)); err != nil {
+			if err := layout.RemoveAll(filepath.Join(dir, d)); err != nil {
 				return &failure.DiskError{Op: "remove", Path: filepath.Join(dir, d), Err: err}
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -78,7 +77,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		if ctx.Err() != nil {
 			// Interrupted: nothing is installed, whatever this candidate got to.
 			if st != nil {
-				os.RemoveAll(st.dir)
+				layout.RemoveAll(st.dir)
 			}
 			return rep, context.Cause(ctx)
 		}
@@ -421,7 +420,7 @@ func stageOf(err error) string {
 func (r *run) finish(st *staged, v string) error {
 	installed, err := r.in.layout.Commit(st.dir, v, r.in.opts.Use)
 	if err != nil {
-		os.RemoveAll(st.dir)
+		layout.RemoveAll(st.dir)
 		return err
 	}
 	if r.in.opts.Platform == mirror.Host() {
