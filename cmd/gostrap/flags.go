@@ -382,13 +382,13 @@ func quietFlag(f *flagSet, o *opts) {
 }
 
 func dirFlag(f *flagSet, o *opts) {
-	f.add(flagSpec{Name: "dir", Arg: "DIR", Env: "GOSTRAP_DIR", Def: "$XDG_DATA_HOME/gostrap or ~/.local/share/gostrap",
+	f.add(flagSpec{Name: "dir", Arg: "DIR", Env: "GOSTRAP_DIR", Def: "$XDG_DATA_HOME/gostrap or ~/.local/share/gostrap; Windows: %LOCALAPPDATA%\\gostrap",
 		Usage: "install directory: the toolchains and the current link", Complete: []string{"dir"}},
 		stringValue{&o.dir, checkDir})
 }
 
 func cacheDirFlag(f *flagSet, o *opts) {
-	f.add(flagSpec{Name: "cache-dir", Arg: "DIR", Env: "GOSTRAP_CACHE", Def: "~/.cache/gostrap, in the user cache directory",
+	f.add(flagSpec{Name: "cache-dir", Arg: "DIR", Env: "GOSTRAP_CACHE", Def: "~/.cache/gostrap, in the user cache directory; Windows: %LOCALAPPDATA%\\gostrap\\cache",
 		Usage: "download cache: verified downloads, partial downloads, indexes, checksum database state", Complete: []string{"dir"}},
 		stringValue{&o.cacheDir, checkDir})
 }
