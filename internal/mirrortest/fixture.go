@@ -50,6 +50,11 @@ type Options struct {
 	Pad int
 	// DBName is the checksum database's name (default sum.test).
 	DBName string
+	// GoCommand gives, for a platform, the bytes of bin/go (bin/go.exe) in place of the shell
+	// script: a real program (BuildGoCommand) for tests that run an installed toolchain where
+	// no shell runs it, as on Windows or under wine. A platform without an entry keeps the
+	// script.
+	GoCommand map[mirror.Platform][]byte
 }
 
 // Fixture is a set of releases and what publishes them.
@@ -102,6 +107,13 @@ func New(o Options) (*Fixture, error) {
 		rel := mirror.Release{Version: v, Stable: mirror.IsStable(v)}
 		for _, p := range o.Platforms {
 			tree := Tree(v, p, pad)
+			if b := o.GoCommand[p]; b != nil {
+				exe := ""
+				if p.OS == "windows" {
+					exe = ".exe"
+				}
+				tree["bin/go"+exe] = File{b, 0o755}
+			}
 			f.Trees[v+" "+p.String()] = tree
 			name := p.ArchiveName(v)
 			var data []byte
