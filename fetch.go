@@ -104,6 +104,9 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 
 	ver, err := r.decide(ctx, c, plan, res, x, xerr)
 	if err == nil {
+		if x != nil {
+			x.Close() // its open directories: Windows cannot always remove a directory held open
+		}
 		err = r.finishStaging(c, dir, ver)
 	}
 	if err != nil {
