@@ -61,6 +61,7 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 	}
 	rep := &Report{Attempts: []Attempt{}}
 	r := newRun(ctx, in, rep, srcs)
+	defer r.close()
 	installed := map[string]bool{}
 	if list, err := in.layout.List(); err == nil {
 		for _, i := range list {

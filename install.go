@@ -43,6 +43,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		return rep, &NoSourceError{What: spec.String() + " (every source kind is off or excluded by --sources)"}
 	}
 	r := newRun(ctx, in, rep, srcs)
+	defer r.close()
 	if !in.opts.NoProbe && !in.opts.Offline {
 		r.probe(ctx)
 	}
@@ -179,6 +180,13 @@ type run struct {
 func newRun(ctx context.Context, in *Installer, rep *Report, srcs *Sources) *run {
 	return &run{ctx: ctx, in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
 		indexes: map[*Source][]mirror.Release{}, trees: map[*Source]*offline.Tree{}, h1: map[string]*h1Lookup{}}
+}
+
+// close closes the bundles the run opened: Windows keeps an open file from being removed.
+func (r *run) close() {
+	for _, t := range r.trees {
+		t.Close()
+	}
 }
 
 // fail records a failed attempt at s. Failures that mean the source cannot be reached mark it

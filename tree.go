@@ -80,6 +80,7 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 		return rep, err
 	}
 	r := newRun(ctx, in, &Report{Attempts: []Attempt{}}, srcs)
+	defer r.close()
 	defer func() { rep.Attempts = r.rep.Attempts }()
 	r.probe(ctx)
 	versions, err := r.treeVersions(ctx, o)
