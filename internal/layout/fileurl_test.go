@@ -2,6 +2,7 @@ package layout
 
 import (
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -25,5 +26,17 @@ func TestFileURL(t *testing.T) {
 		if u, err := url.Parse(got); err != nil || u.Scheme != "file" {
 			t.Errorf("%q does not parse back: %v", got, err)
 		}
+	}
+}
+
+// TestUpdateSeenMakesTheCache: the rollback record is kept even when nothing else has used
+// the cache directory yet (an install from a bundle).
+func TestUpdateSeenMakesTheCache(t *testing.T) {
+	c := Cache{Dir: filepath.Join(t.TempDir(), "new", "cache")}
+	if err := c.UpdateSeen(func(sn *Seen, _ error) { sn.Latest = "go1.22.3" }); err != nil {
+		t.Fatal(err)
+	}
+	if sn, err := c.ReadSeen(); err != nil || sn.Latest != "go1.22.3" {
+		t.Errorf("seen: %+v, %v", sn, err)
 	}
 }
