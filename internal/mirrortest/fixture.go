@@ -94,7 +94,13 @@ func New(o Options) (*Fixture, error) {
 		o.Versions = DefaultVersions
 	}
 	if o.Platforms == nil {
-		o.Platforms = []mirror.Platform{Host, {OS: "windows", Arch: "amd64"}, {OS: "linux", Arch: "arm"}}
+		// On a Windows host, windows/amd64 is the host: listed once.
+		o.Platforms = []mirror.Platform{Host}
+		for _, p := range []mirror.Platform{{OS: "windows", Arch: "amd64"}, {OS: "linux", Arch: "arm"}} {
+			if p != Host {
+				o.Platforms = append(o.Platforms, p)
+			}
+		}
 	}
 	if o.DBName == "" {
 		o.DBName = "sum.test"
@@ -108,21 +114,11 @@ func New(o Options) (*Fixture, error) {
 		for _, p := range o.Platforms {
 			tree := Tree(v, p, pad)
 			if b := o.GoCommand[p]; b != nil {
-				exe := ""
-				if p.OS == "windows" {
-					exe = ".exe"
-				}
-				tree["bin/go"+exe] = File{b, 0o755}
+				tree[GoCmd(p)] = File{b, 0o755}
 			}
 			f.Trees[v+" "+p.String()] = tree
 			name := p.ArchiveName(v)
-			var data []byte
-			var err error
-			if p.OS == "windows" {
-				data, err = ZipArchive(tree)
-			} else {
-				data, err = TarGz(tree)
-			}
+			data, err := ReleaseArchive(p, tree)
 			if err != nil {
 				return nil, err
 			}
@@ -190,6 +186,22 @@ func HashZip(data []byte) (string, error) {
 		files[zf.Name] = zf
 	}
 	return dirhash.Hash1(names, func(n string) (io.ReadCloser, error) { return files[n].Open() })
+}
+
+// ReleaseArchive packs a tree as p's release archive: a zip for Windows, a .tar.gz elsewhere.
+func ReleaseArchive(p mirror.Platform, tree map[string]File) ([]byte, error) {
+	if p.OS == "windows" {
+		return ZipArchive(tree)
+	}
+	return TarGz(tree)
+}
+
+// GoCmd is the go command's name in a release tree of p: bin/go, or bin/go.exe.
+func GoCmd(p mirror.Platform) string {
+	if p.OS == "windows" {
+		return "bin/go.exe"
+	}
+	return "bin/go"
 }
 
 // Tree is the fake release tree of v for p. Its go command is a shell script that prints
