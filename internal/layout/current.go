@@ -161,7 +161,7 @@ func (l Layout) SetCurrent(v string) error {
 		return &failure.DiskError{Op: "write", Path: l.recordFile(), Err: err}
 	}
 	if linkErr != nil {
-		l.warnf("%s is current, but %s cannot exist here (%v): 'gostrap env', exec and which give %s itself; "+
+		l.warnf("%s is current, but %s cannot be made: %v; 'gostrap env', exec and which give %s itself; "+
 			"for a link that follows 'gostrap use', install to an NTFS drive (--dir)", name, l.Current(), linkErr, filepath.Join(l.Dir, name))
 	}
 	return nil

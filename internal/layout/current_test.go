@@ -152,7 +152,7 @@ func TestJunctionSwitch(t *testing.T) {
 	if links && w.String() != "" {
 		t.Errorf("warnings:\n%s", w)
 	}
-	if !links && !strings.Contains(w.String(), "cannot exist here") {
+	if !links && !strings.Contains(w.String(), "cannot be made") {
 		t.Errorf("no warning that %s cannot exist; warnings:\n%s", l.Current(), w)
 	}
 }
@@ -246,7 +246,7 @@ func TestJunctionUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCurrent(t, l, "go1.22.3", false)
-	if !strings.Contains(w.String(), "cannot exist here") || !strings.Contains(w.String(), "Request not supported") {
+	if !strings.Contains(w.String(), "cannot be made") || !strings.Contains(w.String(), "Request not supported") {
 		t.Errorf("warnings:\n%s", w)
 	}
 }
