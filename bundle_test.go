@@ -125,7 +125,7 @@ func TestTamperedBundles(t *testing.T) {
 		}},
 		{"zip and manifest changed together", TreeOptions{Zips: true}, func(dir string, m *offline.Manifest) {
 			// The attacker rewrites the manifest's digest too: the proof still catches it.
-			evil := rezip(t, fixture.ModZips[p.ToolchainVersion("go1.22.3")], "/bin/go", []byte("evil"))
+			evil := rezip(t, fixture.ModZips[p.ToolchainVersion("go1.22.3")], "/"+mirrortest.GoCmd(p), []byte("evil"))
 			os.WriteFile(filepath.Join(dir, zip), evil, 0o644)
 			for i, f := range m.Files {
 				if f.Path == zip {
@@ -234,7 +234,7 @@ func TestMirrorSyncIncremental(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "mirror")
 	in := mustInstaller(t, testOptions(t, s))
 	o := TreeOptions{Out: out, Since: "1.21", Archives: true, Zips: true,
-		Platforms: []mirror.Platform{mirrortest.Host, {OS: "windows", Arch: "amd64"}}}
+		Platforms: []mirror.Platform{mirrortest.Host, otherPlatform()}}
 	rep, err := in.SyncTree(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -315,4 +315,13 @@ func TestManyClientsFromMirrorServe(t *testing.T) {
 func hexSHA(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// otherPlatform is a platform other than this machine's, whose archives are zips where the
+// host's are not, or the reverse.
+func otherPlatform() mirror.Platform {
+	if mirrortest.Host.OS == "windows" {
+		return mirror.Platform{OS: "linux", Arch: "arm"}
+	}
+	return mirror.Platform{OS: "windows", Arch: "amd64"}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -212,7 +211,7 @@ func (r *run) cachedCandidate(s *Source, v string) (*candidate, error) {
 		}
 		c := r.newCandidate(s, v, format, name)
 		c.size, c.cached = rec.Size, rec
-		c.url = "file://" + filepath.ToSlash(r.in.cache.Download(name))
+		c.url = layout.FileURL(r.in.cache.Download(name))
 		// Records from before they carried the release are known by their file's name.
 		version, platform := rec.Version, rec.Platform
 		if version == "" {

@@ -3,7 +3,9 @@ package gostrap
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/gostrap/gostrap/internal/failure"
@@ -59,6 +61,7 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 	}
 	rep := &Report{Attempts: []Attempt{}}
 	r := newRun(ctx, in, rep, srcs)
+	defer r.close()
 	installed := map[string]bool{}
 	if list, err := in.layout.List(); err == nil {
 		for _, i := range list {
@@ -118,8 +121,8 @@ type Selection struct {
 	Version string `json:"version"`
 	// GOROOT is the toolchain's directory; empty when it is not installed.
 	GOROOT string `json:"goroot"`
-	// Link is <dir>/current when the selection is the current toolchain: a shell that puts
-	// it on PATH follows a later 'gostrap use'.
+	// Link is <dir>/current when the selection is the current toolchain and the link leads
+	// to it: a shell that puts it on PATH follows a later 'gostrap use'.
 	Link string `json:"link,omitempty"`
 	// From says what chose it: "argument", the path of a go.mod or .go-version, or "current".
 	From      string      `json:"from"`
@@ -148,8 +151,14 @@ func (in *Installer) Select(raw, dir string) (*Selection, error) {
 				return nil, &NotInstalledError{}
 			}
 			v := in.layout.CurrentVersion()
-			return &Selection{Version: v, GOROOT: in.layout.GOROOT(v), Link: in.layout.Current(), From: "current",
-				Installed: true, Spec: mirror.Spec{Kind: mirror.Exact, Version: v}}, nil
+			sel := &Selection{Version: v, GOROOT: in.layout.GOROOT(v), From: "current",
+				Installed: true, Spec: mirror.Spec{Kind: mirror.Exact, Version: v}}
+			// Without a link that leads to it (a file system without junctions), the
+			// toolchain's own directory is what a shell gets.
+			if link, ok := in.layout.CurrentLink(); ok {
+				sel.Link = link
+			}
+			return sel, nil
 		}
 	}
 	sel := &Selection{Version: spec.Version, From: from, Spec: spec}
@@ -186,23 +195,60 @@ func (e *selectionError) Hint() string {
 }
 
 // Shells are the formats Render knows.
-var Shells = []string{"sh", "fish", "powershell", "github"}
+var Shells = []string{"sh", "fish", "powershell", "cmd", "github"}
 
-// Render prints e for a shell: sh (also bash and zsh), fish, powershell, or github (the lines
-// a GitHub Actions step appends to $GITHUB_ENV and $GITHUB_PATH).
+// Render prints e for a shell: sh (also bash and zsh), fish, powershell, cmd, or github (the
+// lines a GitHub Actions step appends to $GITHUB_ENV and $GITHUB_PATH). Under Git Bash and the
+// other MSYS2 shells (MSYSTEM set, on Windows), sh and fish get PATH's entry in POSIX form.
 func (e Env) Render(shell string) (string, error) {
+	return e.render(shell, runtime.GOOS == "windows" && os.Getenv("MSYSTEM") != "")
+}
+
+// render is Render with the MSYS2 question answered: msys says the shell's PATH holds POSIX
+// paths separated by colons (/c/Users/ann/...), so that a Windows path (C:\Users\...) there
+// would be split at its drive's colon. GOROOT keeps its Windows form: the go command, a
+// Windows program, reads it.
+func (e Env) render(shell string, msys bool) (string, error) {
+	bin := e.Bin
+	if msys {
+		bin = msysPath(bin)
+	}
 	switch shell {
 	case "sh", "bash", "zsh", "":
-		return fmt.Sprintf("export GOROOT=%s\nexport PATH=%s:\"$PATH\"\n", shQuote(e.GOROOT), shQuote(e.Bin)), nil
+		return fmt.Sprintf("export GOROOT=%s\nexport PATH=%s:\"$PATH\"\n", shQuote(e.GOROOT), shQuote(bin)), nil
 	case "fish":
-		return fmt.Sprintf("set -gx GOROOT %s\nset -gx PATH %s $PATH\n", shQuote(e.GOROOT), shQuote(e.Bin)), nil
+		return fmt.Sprintf("set -gx GOROOT %s\nset -gx PATH %s $PATH\n", shQuote(e.GOROOT), shQuote(bin)), nil
 	case "powershell", "pwsh":
 		return fmt.Sprintf("$env:GOROOT = %s\n$env:PATH = %s + [IO.Path]::PathSeparator + $env:PATH\n", psQuote(e.GOROOT), psQuote(e.Bin)), nil
+	case "cmd":
+		// Lines for a batch file (gostrap env --shell cmd > go-env.cmd, then call go-env.cmd):
+		// set "NAME=value" keeps & ^ | < > in the value literal, %% is a percent sign there,
+		// and %PATH% is expanded when the line runs. CRLF, as batch files have them.
+		return fmt.Sprintf("set \"GOROOT=%s\"\r\nset \"PATH=%s;%%PATH%%\"\r\n", cmdQuote(e.GOROOT), cmdQuote(e.Bin)), nil
 	case "github":
 		return fmt.Sprintf("GOROOT=%s\n%s\n", e.GOROOT, e.Bin), nil
 	}
 	return "", fmt.Errorf("unknown shell %q: want %s", shell, strings.Join(Shells, ", "))
 }
 
-func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func shQuote(s string) string  { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+func psQuote(s string) string  { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func cmdQuote(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+
+// msysPath is the POSIX form MSYS2 shells (Git Bash) give an absolute Windows path:
+// C:\Users\ann is /c/Users/ann, \\host\share\x is //host/share/x, and the \\?\ prefix goes.
+// Anything else only has its backslashes turned into slashes.
+func msysPath(p string) string {
+	p = strings.ReplaceAll(p, `\`, "/")
+	if rest, ok := strings.CutPrefix(p, "//?/"); ok {
+		p = rest
+		if unc, ok := strings.CutPrefix(p, "UNC/"); ok {
+			p = "//" + unc
+		}
+	}
+	if len(p) >= 2 && p[1] == ':' && (len(p) == 2 || p[2] == '/') &&
+		('a' <= p[0] && p[0] <= 'z' || 'A' <= p[0] && p[0] <= 'Z') {
+		return "/" + strings.ToLower(p[:1]) + p[2:]
+	}
+	return p
+}

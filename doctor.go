@@ -166,7 +166,7 @@ func (in *Installer) settings(ctx context.Context) []Setting {
 		caFile = in.opts.Download.CAFile
 	}
 	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
-		caFile += "; SSL_CERT_FILE=" + f
+		caFile += "; SSL_CERT_FILE=" + f + failure.CertFileNote()
 	}
 	resolve := "(none)"
 	if len(in.opts.Download.Resolve) > 0 {

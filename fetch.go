@@ -60,7 +60,7 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			layout.RemoveAll(dir)
 		}
 	}()
 	xo := archive.Options{Prefix: "go/", AfterFile: extractionHook()}
@@ -105,6 +105,9 @@ func (r *run) fetch(ctx context.Context, c *candidate) (st *staged, err error) {
 
 	ver, err := r.decide(ctx, c, plan, res, x, xerr)
 	if err == nil {
+		if x != nil {
+			x.Close() // its open directories: Windows cannot always remove a directory held open
+		}
 		err = r.finishStaging(c, dir, ver)
 	}
 	if err != nil {
@@ -170,7 +173,7 @@ func (r *run) decide(ctx context.Context, c *candidate, plan verify.Verdict, res
 func (r *run) finishStaging(c *candidate, dir string, ver verify.Verdict) error {
 	if ver.StripOmitted {
 		for _, d := range verify.OmittedDirs() {
-			if err := os.RemoveAll(filepath.Join(dir, d)); err != nil {
+			if err := layout.RemoveAll(filepath.Join(dir, d)); err != nil {
 				return &failure.DiskError{Op: "remove", Path: filepath.Join(dir, d), Err: err}
 			}
 		}

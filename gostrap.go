@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -136,37 +137,61 @@ func New(opts Options) (*Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Installer{opts: opts, client: c, layout: layout.Layout{Dir: opts.Dir, Platform: opts.Platform},
+	log := opts.Log
+	warnf := func(format string, args ...any) { fmt.Fprintf(log, "gostrap: warning: "+format+"\n", args...) }
+	return &Installer{opts: opts, client: c, layout: layout.Layout{Dir: opts.Dir, Platform: opts.Platform, Warnf: warnf},
 		cache: layout.Cache{Dir: opts.CacheDir}}, nil
 }
 
 // Dir is the install directory.
 func (in *Installer) Dir() string { return in.opts.Dir }
 
-// DefaultDir is GOSTRAP_DIR's default: the XDG data directory (~/.local/share/gostrap), or the
-// platform's local application data directory on Windows.
-func DefaultDir() (string, error) {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+// DefaultDir is GOSTRAP_DIR's default: the XDG data directory (~/.local/share/gostrap), and on
+// Windows %LOCALAPPDATA%\gostrap.
+//
+// On Windows the install directory and the cache would both be %LOCALAPPDATA%\gostrap (the
+// user cache directory is %LOCALAPPDATA% there), their files mixed in one folder. The cache
+// moves into a folder of its own, %LOCALAPPDATA%\gostrap\cache, and the install directory stays
+// where it was, so that a PATH entry made for %LOCALAPPDATA%\gostrap\current\bin keeps working
+// and one folder holds all that gostrap keeps for a user. Unix keeps its two directories
+// (~/.local/share/gostrap and ~/.cache/gostrap; macOS ~/Library/Caches/gostrap).
+func DefaultDir() (string, error) { return defaultDir(runtime.GOOS, os.Getenv, os.UserHomeDir) }
+
+func defaultDir(goos string, getenv func(string) string, home func() (string, error)) (string, error) {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "gostrap"), nil
 	}
-	if d := os.Getenv("LOCALAPPDATA"); d != "" {
-		return filepath.Join(d, "gostrap"), nil
+	if goos == "windows" {
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "gostrap"), nil
+		}
 	}
-	home, err := os.UserHomeDir()
+	h, err := home()
 	if err != nil {
 		return "", fmt.Errorf("no install directory: set GOSTRAP_DIR or --dir (%v)", err)
 	}
-	return filepath.Join(home, ".local", "share", "gostrap"), nil
+	if goos == "windows" {
+		return filepath.Join(h, "AppData", "Local", "gostrap"), nil
+	}
+	return filepath.Join(h, ".local", "share", "gostrap"), nil
 }
 
-// DefaultCacheDir is GOSTRAP_CACHE's default: the user cache directory's gostrap folder.
+// DefaultCacheDir is GOSTRAP_CACHE's default: the user cache directory's gostrap folder, and on
+// Windows %LOCALAPPDATA%\gostrap\cache (see DefaultDir).
 func DefaultCacheDir() (string, error) {
-	if d := os.Getenv("GOSTRAP_CACHE"); d != "" {
+	return defaultCacheDir(runtime.GOOS, os.Getenv, os.UserCacheDir)
+}
+
+func defaultCacheDir(goos string, getenv func(string) string, userCache func() (string, error)) (string, error) {
+	if d := getenv("GOSTRAP_CACHE"); d != "" {
 		return d, nil
 	}
-	d, err := os.UserCacheDir()
+	d, err := userCache()
 	if err != nil {
 		return "", fmt.Errorf("no cache directory: set GOSTRAP_CACHE (%v)", err)
+	}
+	if goos == "windows" {
+		return filepath.Join(d, "gostrap", "cache"), nil
 	}
 	return filepath.Join(d, "gostrap"), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +43,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		return rep, &NoSourceError{What: spec.String() + " (every source kind is off or excluded by --sources)"}
 	}
 	r := newRun(ctx, in, rep, srcs)
+	defer r.close()
 	if !in.opts.NoProbe && !in.opts.Offline {
 		r.probe(ctx)
 	}
@@ -78,7 +78,7 @@ func (in *Installer) Install(ctx context.Context, spec mirror.Spec) (rep *Report
 		if ctx.Err() != nil {
 			// Interrupted: nothing is installed, whatever this candidate got to.
 			if st != nil {
-				os.RemoveAll(st.dir)
+				layout.RemoveAll(st.dir)
 			}
 			return rep, context.Cause(ctx)
 		}
@@ -149,15 +149,8 @@ func (in *Installer) already(rep *Report, v string, m *layout.Meta) error {
 	rep.AlreadyInstalled = true
 	rep.Source = &m.Source
 	rep.Verified = &m.Verified
-	if in.opts.Use {
-		unlock, err := in.layout.LockDir()
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		return in.layout.SetCurrent(v)
-	}
-	return nil
+	// Made current when asked to or when nothing is; a missing <dir>/current is repaired.
+	return in.layout.EnsureCurrent(v, in.opts.Use)
 }
 
 // run is the state of one install: which sources answered, which failed (they are not tried
@@ -187,6 +180,13 @@ type run struct {
 func newRun(ctx context.Context, in *Installer, rep *Report, srcs *Sources) *run {
 	return &run{ctx: ctx, in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
 		indexes: map[*Source][]mirror.Release{}, trees: map[*Source]*offline.Tree{}, h1: map[string]*h1Lookup{}}
+}
+
+// close closes the bundles the run opened: Windows keeps an open file from being removed.
+func (r *run) close() {
+	for _, t := range r.trees {
+		t.Close()
+	}
 }
 
 // fail records a failed attempt at s. Failures that mean the source cannot be reached mark it
@@ -428,7 +428,7 @@ func stageOf(err error) string {
 func (r *run) finish(st *staged, v string) error {
 	installed, err := r.in.layout.Commit(st.dir, v, r.in.opts.Use)
 	if err != nil {
-		os.RemoveAll(st.dir)
+		layout.RemoveAll(st.dir)
 		return err
 	}
 	if r.in.opts.Platform == mirror.Host() {

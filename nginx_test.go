@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func readmeNginx(t *testing.T) string {
 // the README's snippet as the server's location, the tree at /srv/go; it is stopped at the end.
 func startNginx(t *testing.T, tree string) string {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the tests run nginx on Linux")
+	}
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		bin = "/usr/sbin/nginx"

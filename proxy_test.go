@@ -143,14 +143,14 @@ func TestProxySecurity(t *testing.T) {
 	})
 	t.Run("one file changed", func(t *testing.T) {
 		s := mirrortest.Start(t, fixture)
-		securityInstall(t, proxyOnly(t, s, ""), honest, []string{"1.21.13"}, withZip(fixture, mod, rezip(t, good, "/bin/go", []byte("#!/bin/sh\necho evil\n"))))
+		securityInstall(t, proxyOnly(t, s, ""), honest, []string{"1.21.13"}, withZip(fixture, mod, rezip(t, good, "/"+mirrortest.GoCmd(mirrortest.Host), []byte("#!/bin/sh\necho evil\n"))))
 	})
 	t.Run("log lists another hash", func(t *testing.T) {
 		s := mirrortest.Start(t, fixture)
 		// A log (same key) whose record for go1.22.3 is the hash of other bytes.
 		liar := sumdb.NewTestServer(fixture.SKey, func(path, vers string) ([]byte, error) {
 			if vers == mod {
-				h, _ := mirrortest.HashZip(rezip(t, good, "/bin/go", []byte("other")))
+				h, _ := mirrortest.HashZip(rezip(t, good, "/"+mirrortest.GoCmd(mirrortest.Host), []byte("other")))
 				return fmt.Appendf(nil, "%s %s %s\n", path, vers, h), nil
 			}
 			return fixture.GoSum(path, vers)
@@ -285,7 +285,7 @@ func TestMirrorTreeHashRefusesChangedFile(t *testing.T) {
 	p := mirrortest.Host
 	tree := maps.Clone(fixture.Trees["go1.22.3 "+p.String()])
 	tree["src/fmt/print.go"] = mirrortest.File{Data: []byte("package fmt // evil\n"), Mode: 0o644}
-	evil, err := mirrortest.TarGz(tree)
+	evil, err := mirrortest.ReleaseArchive(p, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestMirrorTreeHashRefusesChangedFile(t *testing.T) {
 	// installed either.
 	tree = maps.Clone(fixture.Trees["go1.22.3 "+p.String()])
 	tree["test/run.go"] = mirrortest.File{Data: []byte("evil"), Mode: 0o644}
-	evil, _ = mirrortest.TarGz(tree)
+	evil, _ = mirrortest.ReleaseArchive(p, tree)
 	rep, err = install(t, mustInstaller(t, o), "1.22.3")
 	if err != nil || rep.Verified.Method != "sumdb-tree" {
 		t.Fatalf("%v %+v", err, rep.Verified)

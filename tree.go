@@ -15,6 +15,7 @@ import (
 	"github.com/gostrap/gostrap/download"
 	"github.com/gostrap/gostrap/internal/archive"
 	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
 	"github.com/gostrap/gostrap/mirror"
 	"github.com/gostrap/gostrap/offline"
 	"github.com/gostrap/gostrap/verify"
@@ -84,6 +85,7 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 		return rep, err
 	}
 	r := newRun(ctx, in, &Report{Attempts: []Attempt{}}, srcs)
+	defer r.close()
 	defer func() { rep.Attempts = r.rep.Attempts }()
 	r.probe(ctx)
 	versions, err := r.treeVersions(ctx, o)
@@ -131,7 +133,7 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 		if err := offline.Pack(dir, m, o.Out); err != nil {
 			return rep, err
 		}
-		os.RemoveAll(dir)
+		layout.RemoveAll(dir)
 	}
 	if firstErr != nil {
 		what := fmt.Sprintf("%d of %d releases could not be added", len(rep.Failed), len(versions)*len(o.Platforms))

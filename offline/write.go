@@ -210,7 +210,7 @@ func (w *Writer) Finish() (*Manifest, error) {
 	if err := layout.WriteFile(filepath.Join(w.Dir, ManifestName), append(data, '\n'), 0o644); err != nil {
 		return nil, &failure.DiskError{Op: "write", Path: filepath.Join(w.Dir, ManifestName), Err: err}
 	}
-	os.RemoveAll(w.Tmp())
+	layout.RemoveAll(w.Tmp())
 	return m, nil
 }
 

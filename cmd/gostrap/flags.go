@@ -387,13 +387,13 @@ func quietFlag(f *flagSet, o *opts) {
 }
 
 func dirFlag(f *flagSet, o *opts) {
-	f.add(flagSpec{Name: "dir", Arg: "DIR", Env: "GOSTRAP_DIR", Def: "$XDG_DATA_HOME/gostrap or ~/.local/share/gostrap",
+	f.add(flagSpec{Name: "dir", Arg: "DIR", Env: "GOSTRAP_DIR", Def: "$XDG_DATA_HOME/gostrap or ~/.local/share/gostrap; Windows: %LOCALAPPDATA%\\gostrap",
 		Usage: "install directory: the toolchains and the current link", Complete: []string{"dir"}},
 		stringValue{&o.dir, checkDir})
 }
 
 func cacheDirFlag(f *flagSet, o *opts) {
-	f.add(flagSpec{Name: "cache-dir", Arg: "DIR", Env: "GOSTRAP_CACHE", Def: "~/.cache/gostrap, in the user cache directory",
+	f.add(flagSpec{Name: "cache-dir", Arg: "DIR", Env: "GOSTRAP_CACHE", Def: "~/.cache/gostrap, in the user cache directory; Windows: %LOCALAPPDATA%\\gostrap\\cache",
 		Usage: "download cache: verified downloads, partial downloads, indexes, checksum database state", Complete: []string{"dir"}},
 		stringValue{&o.cacheDir, checkDir})
 }
@@ -421,10 +421,10 @@ func netFlags(f *flagSet, o *opts) {
 	f.add(flagSpec{Name: "sources", Arg: "LIST", Env: "GOSTRAP_SOURCES", Def: "official,mirror,proxy,bundle",
 		Usage: "source kinds to use, in order", Complete: []string{"official", "mirror", "proxy", "bundle"}}, stringValue{&o.sources, checkSources})
 	f.add(flagSpec{Name: "offline", Env: "GOSTRAP_OFFLINE", Usage: "use only bundles and the download cache; never go online"}, boolValue{&o.offline})
-	f.add(flagSpec{Name: "ca-file", Arg: "FILE", Env: "GOSTRAP_CA_FILE", Def: "the system roots; SSL_CERT_FILE works too",
+	f.add(flagSpec{Name: "ca-file", Arg: "FILE", Env: "GOSTRAP_CA_FILE", Def: "the system roots; SSL_CERT_FILE works too, but not on Windows or macOS",
 		Usage: "PEM file of extra trusted CAs: a TLS-inspecting proxy's, a private CA", Complete: []string{"file"}}, stringValue{&o.caFile, checkCAFile})
 	f.add(flagSpec{Name: "resolve", Arg: "HOST:PORT:ADDR", Env: "GOSTRAP_RESOLVE", Repeat: true,
-		Usage: "pin a host to an address for this run, as curl --resolve does, without editing /etc/hosts"}, listValue{&o.resolve, checkResolve})
+		Usage: "pin a host to an address for this run, as curl --resolve does, without editing the hosts file"}, listValue{&o.resolve, checkResolve})
 	f.add(flagSpec{Name: "connect-timeout", Arg: "D", Env: "GOSTRAP_CONNECT_TIMEOUT", Def: "10s",
 		Usage: "give up a TCP connect or TLS handshake after D"}, durationValue{&o.connectTimeout})
 	f.add(flagSpec{Name: "dns-timeout", Arg: "D", Env: "GOSTRAP_DNS_TIMEOUT", Def: download.DefaultDNSTimeout.String(),

@@ -99,10 +99,11 @@ func init() {
 			doc: "Prints GOROOT and PATH for a shell. The toolchain is VERSION, else what ./go.mod or " +
 				".go-version asks for (as install reads them), else the current one; for the current one " +
 				"GOROOT is <dir>/current, so a later 'gostrap use' takes effect without running env again. " +
-				"--shell github appends to $GITHUB_ENV and $GITHUB_PATH in a GitHub Actions step.",
+				"--shell github appends to $GITHUB_ENV and $GITHUB_PATH in a GitHub Actions step; " +
+				"in cmd.exe: gostrap env --shell cmd > %TEMP%\\go-env.cmd && call %TEMP%\\go-env.cmd.",
 			flags: func(f *flagSet, o *opts) {
 				dirFlag(f, o)
-				f.add(flagSpec{Name: "shell", Arg: "SHELL", Def: "from $SHELL", Usage: "sh (also bash, zsh), fish, powershell or github",
+				f.add(flagSpec{Name: "shell", Arg: "SHELL", Def: "from $SHELL", Usage: "sh (also bash, zsh), fish, powershell, cmd or github",
 					Complete: shellNames}, stringValue{&o.shell, checkShell})
 				outputFlags(f, o)
 			},

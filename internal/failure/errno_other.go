@@ -7,19 +7,40 @@ import (
 	"syscall"
 )
 
-// isConnRefused includes a route that rejects: a firewall's REJECT with an ICMP unreachable, or no
-// route at all, refuses the connection as surely as a closed port.
-func isConnRefused(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+func isConnRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// isUnreachable: no route to the network or host (an ICMP unreachable, or no network at all).
+// Classify counts it as refused: a firewall's REJECT, or no route at all, refuses the connection
+// as surely as a closed port.
+func isUnreachable(err error) bool {
+	return is(err, syscall.ENETUNREACH, syscall.EHOSTUNREACH)
 }
 
 func isConnReset(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+	return is(err, syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED, syscall.ENETRESET)
 }
 
+// isTimeoutErrno: the system gave up connecting.
+func isTimeoutErrno(err error) bool { return errors.Is(err, syscall.ETIMEDOUT) }
+
 func isDiskFull(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) ||
-		errors.Is(err, syscall.EFBIG)
+	return is(err, syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EFBIG)
 }
 
 func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
+
+// isInUse: the file is busy (a running executable written to, a mount point removed).
+func isInUse(err error) bool { return is(err, syscall.ETXTBSY, syscall.EBUSY) }
+
+// isAccessDenied is false: a Unix refusal is a permission (fs.ErrPermission), never a file in
+// use.
+func isAccessDenied(error) bool { return false }
+
+func is(err error, codes ...syscall.Errno) bool {
+	for _, c := range codes {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}

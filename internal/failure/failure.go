@@ -223,7 +223,7 @@ func ClockHint(skew time.Duration, class Class) string {
 		d, where = -d, "ahead of"
 	}
 	return fmt.Sprintf("this machine's clock is %s %s the server's (its Date header): the certificate only looks %s. "+
-		"Fix the clock (%s), then retry", d.Round(time.Second), where, strings.TrimPrefix(string(class), "tls-"), clockCommand())
+		"Fix the clock (%s), then retry", d.Round(time.Second), where, strings.TrimPrefix(string(class), "tls-"), clockCommand(runtime.GOOS))
 }
 
 // Issuer names the issuer of the top of a chain: its common name, or the whole name.
@@ -292,13 +292,13 @@ func Classify(err error) Class {
 		}
 		return DNS
 	}
-	if isConnRefused(err) {
+	if isConnRefused(err) || isUnreachable(err) {
 		return TCPRefused
 	}
 	if isTimeout(err) {
 		return TCPTimeout
 	}
-	if isDiskFull(err) {
+	if isDiskFull(err) || isInUse(err) {
 		return Disk
 	}
 	var pathErr *fs.PathError
@@ -377,22 +377,25 @@ func IsTLSRecordError(err error) bool {
 }
 
 func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || isTimeoutErrno(err) {
 		return true
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// HintFor is the remedy for a class: the next thing the user can run or change.
-func HintFor(c Class) string {
+// HintFor is the remedy for a class: the next thing the user can run or change, in the
+// commands of this operating system.
+func HintFor(c Class) string { return hintFor(c, runtime.GOOS) }
+
+func hintFor(c Class, goos string) string {
 	switch c {
 	case DNS:
-		return "the host name does not resolve: check DNS (" + resolverConfig() + ", nslookup HOST), " +
+		return "the host name does not resolve: check DNS (" + resolverConfig(goos) + ", nslookup HOST), " +
 			"pin an address for this run with --resolve HOST:443:ADDR, or switch source: " +
 			"--mirror URL, a reachable GOPROXY, or --bundle PATH"
 	case DNSTimeout:
-		return "the resolver gave no answer: it is down, blocked or very slow (check " + resolverConfig() +
+		return "the resolver gave no answer: it is down, blocked or very slow (check " + resolverConfig(goos) +
 			"); give it longer with --dns-timeout, pin an address for this run with --resolve HOST:443:ADDR, " +
 			"or switch source: --mirror URL, a reachable GOPROXY, or --bundle PATH"
 	case TCPRefused:
@@ -405,7 +408,7 @@ func HintFor(c Class) string {
 	case TLSUnknownAuthority:
 		return "the certificate is not signed by a CA this machine trusts (a TLS-inspecting proxy " +
 			"or a private CA): pass its CA with --ca-file FILE (or GOSTRAP_CA_FILE), or add it to the " +
-			"system store: " + TrustStoreCommand()
+			"system store: " + trustStoreCommand(goos)
 	case TLSHostname:
 		return "the certificate is for another host: check the URL, DNS or --resolve address; a " +
 			"captive portal or hosts-file entry may be answering instead of the real server"
@@ -414,7 +417,7 @@ func HintFor(c Class) string {
 			"(gostrap doctor compares this machine's clock with the server's)"
 	case TLSNotYetValid:
 		return "the certificate is not valid yet: this machine's clock is probably behind; check and sync " +
-			"the clock (" + clockCommand() + ")"
+			"the clock (" + clockCommand(goos) + ")"
 	case TLSProtocol:
 		return "the TLS handshake failed: no TLS version or cipher in common (an old server) or a middlebox " +
 			"interfered; gostrap needs TLS 1.2 or newer: use another source, or ask the server's owner to enable TLS 1.2"
@@ -450,45 +453,62 @@ func HintFor(c Class) string {
 		return "the archive tries to write outside its tree or holds links or devices: it was refused; " +
 			"do not use this source"
 	case Disk:
-		return "check free space and permissions of the install and cache directories (" + freeSpaceCommand() + ")"
+		return "check free space and permissions of the install and cache directories (" + freeSpaceCommand(goos) + ")"
 	}
 	return ""
 }
 
 // TrustStoreCommand is how to add a CA to this OS family's trust store.
-func TrustStoreCommand() string {
-	switch runtime.GOOS {
+func TrustStoreCommand() string { return trustStoreCommand(runtime.GOOS) }
+
+func trustStoreCommand(goos string) string {
+	switch goos {
 	case "darwin":
 		return "sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain CA.pem"
 	case "windows":
-		return "certutil -addstore -f ROOT CA.cer"
+		// The user's own store needs no administrator; Go reads it with the machine's.
+		return "certutil -user -addstore Root CA.cer (for this user; as administrator without -user, for the machine)"
 	}
 	return "Debian/Ubuntu: cp CA.pem /usr/local/share/ca-certificates/CA.crt && update-ca-certificates; " +
 		"RHEL/Fedora: cp CA.pem /etc/pki/ca-trust/source/anchors/ && update-ca-trust"
 }
 
-func resolverConfig() string {
-	if runtime.GOOS == "windows" {
-		return "ipconfig /all"
+func resolverConfig(goos string) string {
+	if goos == "windows" {
+		return "ipconfig /all shows the DNS servers"
 	}
 	return "/etc/resolv.conf"
 }
 
-func clockCommand() string {
-	switch runtime.GOOS {
+func clockCommand(goos string) string {
+	switch goos {
 	case "windows":
-		return "w32tm /resync"
+		return "w32tm /resync as administrator, or Settings > Time & language > Sync now"
 	case "darwin":
 		return "sudo sntp -sS time.apple.com"
 	}
 	return "date -u; timedatectl set-ntp true"
 }
 
-func freeSpaceCommand() string {
-	if runtime.GOOS == "windows" {
-		return "dir"
+func freeSpaceCommand(goos string) string {
+	if goos == "windows" {
+		return "dir shows the bytes free; in PowerShell, Get-PSDrive"
 	}
 	return "df -h"
+}
+
+// CertFileNote is what doctor adds after SSL_CERT_FILE's value: Go reads that variable only
+// where it reads PEM files for its roots, never on Windows or macOS.
+func CertFileNote() string { return certFileNote(runtime.GOOS) }
+
+func certFileNote(goos string) string {
+	switch goos {
+	case "windows":
+		return " (ignored on Windows: Go uses the Windows certificate store; pass --ca-file)"
+	case "darwin", "ios":
+		return " (ignored on macOS: Go asks the system to verify; pass --ca-file)"
+	}
+	return ""
 }
 
 // DiskError is a failure writing or reading a local file. It ends an install: another source
@@ -511,12 +531,17 @@ func (e *DiskError) Class() Class  { return Disk }
 
 func (e *DiskError) Hint() string {
 	switch {
+	case isInUse(e.Err):
+		return "a program is using files there (a running go or gopls, an editor, a virus scan): close it and run the command again"
+	case isAccessDenied(e.Err):
+		return "Windows refused: a program may be using files there (a running go or gopls, an editor, a virus scan): " +
+			"close it and run the command again; or no permission to write there: choose a directory you own (--dir, GOSTRAP_CACHE)"
 	case errors.Is(e.Err, fs.ErrPermission):
 		return "no permission to write there: choose a directory you own (--dir, GOSTRAP_CACHE) or fix its permissions"
 	case isNotDir(e.Err):
 		return "a file stands where a directory is needed: check --dir and GOSTRAP_CACHE"
 	case isDiskFull(e.Err):
-		return "the disk is full: free space (" + freeSpaceCommand() + ") or choose another --dir / GOSTRAP_CACHE"
+		return "the disk is full: free space (" + freeSpaceCommand(runtime.GOOS) + ") or choose another --dir / GOSTRAP_CACHE"
 	}
 	return HintFor(Disk)
 }

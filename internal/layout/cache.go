@@ -70,7 +70,7 @@ func (c Cache) ReadRecord(name string) (*Record, bool) {
 // Keep moves a verified partial download into place and writes its record.
 func (c Cache) Keep(partial, name string, r Record) error {
 	final := c.Download(name)
-	if err := os.Rename(partial, final); err != nil {
+	if err := Rename(partial, final); err != nil {
 		return &failure.DiskError{Op: "rename", Path: final, Err: err}
 	}
 	data, _ := json.Marshal(r)
@@ -239,6 +239,10 @@ func (c Cache) ReadSeen() (Seen, error) {
 
 // UpdateSeen changes the floor under a lock shared by every gostrap process.
 func (c Cache) UpdateSeen(change func(sn *Seen, readErr error)) error {
+	// An install from a bundle may be the first thing this cache directory sees.
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return &failure.DiskError{Op: "create", Path: c.Dir, Err: err}
+	}
 	unlock, err := lockedfile.MutexAt(c.SeenFile() + ".lock").Lock()
 	if err != nil {
 		return &failure.DiskError{Op: "lock", Path: c.SeenFile() + ".lock", Err: err}

@@ -33,14 +33,22 @@ import (
 //
 //	<Dir>/go1.N.M/            a toolchain (GOROOT), with .gostrap.json recording its origin
 //	<Dir>/go1.N.M.os-arch/    a toolchain for another platform
-//	<Dir>/current             symlink to the toolchain in use
+//	<Dir>/current             link to the toolchain in use: a symlink; a junction on Windows
+//	<Dir>/.gostrap/current    on Windows, the name of the toolchain in use (current.go)
 //	<Dir>/.gostrap/lock       held while the set of toolchains or the current link changes
 //	<Dir>/.gostrap/locks/V    held for the whole install of V
 //	<Dir>/.gostrap/staging/   toolchains being extracted; renamed into place when verified
-//	<Dir>/.gostrap/trash/     toolchains being removed
+//	<Dir>/.gostrap/trash/     toolchains and links being removed; every run empties it
 type Layout struct {
 	Dir      string
 	Platform mirror.Platform
+	// Warnf, when set, receives what went wrong without failing the command: a trash that
+	// could not be emptied, a <dir>/current that cannot exist on this file system.
+	Warnf func(format string, args ...any)
+
+	// mkJunction, when set, replaces the system's junction maker (tests run the Windows
+	// scheme on any system with it).
+	mkJunction func(link, target string) error
 }
 
 // Name is the directory name of version v for the layout's platform.
@@ -98,7 +106,7 @@ func (l Layout) NewStaging(v string) (string, error) {
 	}
 	if old, _ := filepath.Glob(filepath.Join(dir, l.Name(v)+"-*")); len(old) > 0 {
 		for _, o := range old {
-			os.RemoveAll(o)
+			RemoveAll(o)
 		}
 	}
 	s, err := os.MkdirTemp(dir, l.Name(v)+"-")
@@ -186,8 +194,10 @@ func ReadVERSION(root string) (string, error) {
 // commit renames a verified staging tree into place as v. When v is already installed and
 // intact (another process won the race), the staging tree is removed and false returned. A
 // present but broken tree is moved to the trash first; on any failure the previous state
-// stays as it was.
+// stays as it was. Either way v then becomes current when makeCurrent is set or nothing is
+// current, and a broken <dir>/current is repaired.
 func (l Layout) Commit(staging, v string, makeCurrent bool) (installed bool, err error) {
+	defer l.emptyTrash()
 	unlock, err := l.LockDir()
 	if err != nil {
 		return false, err
@@ -195,8 +205,8 @@ func (l Layout) Commit(staging, v string, makeCurrent bool) (installed bool, err
 	defer unlock()
 	target := l.GOROOT(v)
 	if _, ok := l.Intact(v); ok {
-		os.RemoveAll(staging)
-		return false, nil
+		RemoveAll(staging)
+		return false, l.settleCurrent(v, makeCurrent)
 	}
 	var trashed string
 	if _, err := os.Lstat(target); err == nil {
@@ -206,24 +216,14 @@ func (l Layout) Commit(staging, v string, makeCurrent bool) (installed bool, err
 		}
 	}
 	Checkpoint("before-rename")
-	if err := os.Rename(staging, target); err != nil {
+	if err := Rename(staging, target); err != nil {
 		if trashed != "" {
-			os.Rename(trashed, target)
+			Rename(trashed, target)
 		}
 		return false, &failure.DiskError{Op: "rename", Path: target, Err: err}
 	}
 	Checkpoint("after-rename")
-	if trashed != "" {
-		os.RemoveAll(trashed)
-	}
-	if makeCurrent || !l.HasCurrent() {
-		if l.Platform == mirror.Host() {
-			if err := l.SetCurrent(v); err != nil {
-				return true, err
-			}
-		}
-	}
-	return true, nil
+	return true, l.settleCurrent(v, makeCurrent)
 }
 
 func (l Layout) trash(path string) (string, error) {
@@ -232,7 +232,7 @@ func (l Layout) trash(path string) (string, error) {
 		return "", &failure.DiskError{Op: "create", Path: dir, Err: err}
 	}
 	t := filepath.Join(dir, filepath.Base(path)+"-"+randSuffix())
-	if err := os.Rename(path, t); err != nil {
+	if err := Rename(path, t); err != nil {
 		return "", &failure.DiskError{Op: "rename", Path: path, Err: err}
 	}
 	return t, nil
@@ -242,39 +242,6 @@ func randSuffix() string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func (l Layout) HasCurrent() bool {
-	t, err := os.Readlink(l.Current())
-	if err != nil {
-		return false
-	}
-	_, err = os.Stat(filepath.Join(l.Dir, t))
-	return err == nil
-}
-
-// CurrentVersion returns the version the current link points at, or "".
-func (l Layout) CurrentVersion() string {
-	t, err := os.Readlink(l.Current())
-	if err != nil {
-		return ""
-	}
-	return filepath.Base(t)
-}
-
-// setCurrent switches the current link atomically: a new link beside it renamed over it.
-func (l Layout) SetCurrent(v string) error {
-	tmp := l.state("current-" + randSuffix())
-	if err := os.Symlink(l.Name(v), tmp); err != nil {
-		return &failure.DiskError{Op: "symlink", Path: tmp, Err: err}
-	}
-	// The link is made in .gostrap/ so a crash leaves no stray file at the top; its target
-	// is relative to <Dir>, where it is renamed to.
-	if err := os.Rename(tmp, l.Current()); err != nil {
-		os.Remove(tmp)
-		return &failure.DiskError{Op: "rename", Path: l.Current(), Err: err}
-	}
-	return nil
 }
 
 // List returns the toolchains installed for the layout's platform, oldest first.
@@ -349,7 +316,9 @@ func (l Layout) ListAll() ([]Installed, error) {
 	slices.SortFunc(platforms[1:], func(a, b mirror.Platform) int { return strings.Compare(a.String(), b.String()) })
 	var out []Installed
 	for _, p := range platforms {
-		list, err := Layout{Dir: l.Dir, Platform: p}.List()
+		lp := l
+		lp.Platform = p
+		list, err := lp.List()
 		if err != nil {
 			return nil, err
 		}
@@ -464,6 +433,7 @@ func (l Layout) Use(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	defer l.emptyTrash()
 	unlock, err := l.LockDir()
 	if err != nil {
 		return "", err
@@ -472,6 +442,7 @@ func (l Layout) Use(raw string) (string, error) {
 	if _, ok := l.Intact(v); !ok {
 		return "", &NotInstalledError{Version: v}
 	}
+	l.removeStaleLinks()
 	return v, l.SetCurrent(v)
 }
 
@@ -513,6 +484,7 @@ func (l Layout) Uninstall(raw string, force bool) (*Removal, error) {
 		return nil, err
 	}
 	defer unlockV()
+	defer l.emptyTrash() // the toolchain, once the lock is released
 	unlock, err := l.LockDir()
 	if err != nil {
 		return nil, err
@@ -529,8 +501,7 @@ func (l Layout) Uninstall(raw string, force bool) (*Removal, error) {
 			return nil, &CurrentError{Version: v, Next: next}
 		}
 	}
-	t, err := l.trash(l.GOROOT(v))
-	if err != nil {
+	if _, err := l.trash(l.GOROOT(v)); err != nil {
 		return nil, err
 	}
 	if rm.WasCurrent {
@@ -539,12 +510,9 @@ func (l Layout) Uninstall(raw string, force bool) (*Removal, error) {
 				return rm, err
 			}
 			rm.Current = next
-		} else {
-			os.Remove(l.Current())
+		} else if err := l.clearCurrent(); err != nil {
+			return rm, err
 		}
-	}
-	if err := os.RemoveAll(t); err != nil {
-		return rm, &failure.DiskError{Op: "remove", Path: t, Err: err}
 	}
 	return rm, nil
 }
@@ -572,7 +540,11 @@ func (l Layout) GOROOTFor(raw string) (string, string, error) {
 		if !l.HasCurrent() {
 			return "", "", &NotInstalledError{}
 		}
-		return l.Current(), l.CurrentVersion(), nil
+		name := l.CurrentVersion()
+		if link, ok := l.CurrentLink(); ok {
+			return link, name, nil
+		}
+		return filepath.Join(l.Dir, name), name, nil
 	}
 	v, err := l.Find(raw)
 	if err != nil {

@@ -50,6 +50,11 @@ type Options struct {
 	Pad int
 	// DBName is the checksum database's name (default sum.test).
 	DBName string
+	// GoCommand gives, for a platform, the bytes of bin/go (bin/go.exe) in place of the shell
+	// script: a real program (BuildGoCommand) for tests that run an installed toolchain where
+	// no shell runs it, as on Windows or under wine. A platform without an entry keeps the
+	// script.
+	GoCommand map[mirror.Platform][]byte
 }
 
 // Fixture is a set of releases and what publishes them.
@@ -89,7 +94,13 @@ func New(o Options) (*Fixture, error) {
 		o.Versions = DefaultVersions
 	}
 	if o.Platforms == nil {
-		o.Platforms = []mirror.Platform{Host, {OS: "windows", Arch: "amd64"}, {OS: "linux", Arch: "arm"}}
+		// On a Windows host, windows/amd64 is the host: listed once.
+		o.Platforms = []mirror.Platform{Host}
+		for _, p := range []mirror.Platform{{OS: "windows", Arch: "amd64"}, {OS: "linux", Arch: "arm"}} {
+			if p != Host {
+				o.Platforms = append(o.Platforms, p)
+			}
+		}
 	}
 	if o.DBName == "" {
 		o.DBName = "sum.test"
@@ -102,15 +113,12 @@ func New(o Options) (*Fixture, error) {
 		rel := mirror.Release{Version: v, Stable: mirror.IsStable(v)}
 		for _, p := range o.Platforms {
 			tree := Tree(v, p, pad)
+			if b := o.GoCommand[p]; b != nil {
+				tree[GoCmd(p)] = File{b, 0o755}
+			}
 			f.Trees[v+" "+p.String()] = tree
 			name := p.ArchiveName(v)
-			var data []byte
-			var err error
-			if p.OS == "windows" {
-				data, err = ZipArchive(tree)
-			} else {
-				data, err = TarGz(tree)
-			}
+			data, err := ReleaseArchive(p, tree)
 			if err != nil {
 				return nil, err
 			}
@@ -178,6 +186,22 @@ func HashZip(data []byte) (string, error) {
 		files[zf.Name] = zf
 	}
 	return dirhash.Hash1(names, func(n string) (io.ReadCloser, error) { return files[n].Open() })
+}
+
+// ReleaseArchive packs a tree as p's release archive: a zip for Windows, a .tar.gz elsewhere.
+func ReleaseArchive(p mirror.Platform, tree map[string]File) ([]byte, error) {
+	if p.OS == "windows" {
+		return ZipArchive(tree)
+	}
+	return TarGz(tree)
+}
+
+// GoCmd is the go command's name in a release tree of p: bin/go, or bin/go.exe.
+func GoCmd(p mirror.Platform) string {
+	if p.OS == "windows" {
+		return "bin/go.exe"
+	}
+	return "bin/go"
 }
 
 // Tree is the fake release tree of v for p. Its go command is a shell script that prints

@@ -198,6 +198,13 @@ function Install-Go {
         $report = $text | ConvertFrom-Json
         if (-not $report.goroot) { Fail "gostrap installed Go but its report names no GOROOT: run 'gostrap env' to find it" }
         $gobin = Join-Path $report.goroot 'bin'
+        $versioned = $gobin
+        # The toolchain made current: its bin through <dir>\current, when that junction is
+        # there, so that a later 'gostrap use' takes effect on PATH without running this again.
+        if ($report.current) {
+            $link = Join-Path (Split-Path -Parent $report.goroot) 'current'
+            if (Test-Path -LiteralPath (Join-Path $link 'bin\go.exe') -PathType Leaf) { $gobin = Join-Path $link 'bin' }
+        }
         Say "Go $($report.version) is in $($report.goroot)"
 
         if ($env:GITHUB_PATH) {
@@ -211,7 +218,9 @@ function Install-Go {
             $key = [Microsoft.Win32.Registry]::CurrentUser.OpenSubKey('Environment', $true)
             try {
                 $user = [string]$key.GetValue('Path', '', [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
-                $parts = @($user -split ';' | Where-Object { $_ -and $_.TrimEnd('\') -ne $gobin.TrimEnd('\') })
+                # This toolchain's entries from an earlier run go, in either form.
+                $ours = @($gobin.TrimEnd('\'), $versioned.TrimEnd('\'))
+                $parts = @($user -split ';' | Where-Object { $_ -and $ours -notcontains $_.TrimEnd('\') })
                 $key.SetValue('Path', ((@($gobin) + $parts) -join ';'), [Microsoft.Win32.RegistryValueKind]::ExpandString)
             } finally {
                 $key.Close()
@@ -222,7 +231,7 @@ function Install-Go {
             [Environment]::SetEnvironmentVariable('GOSTRAP_INSTALL_PS1', $null, 'User')
             Say "added $gobin to your user PATH (new sessions)"
         } elseif (-not $env:GITHUB_PATH) {
-            Say "added $gobin to PATH for this PowerShell session; -Persist adds it for new sessions too"
+            Say "added $gobin to PATH for this PowerShell session (not the caller's, when run with powershell -File); -Persist adds it for new sessions too"
         }
         $script:status = 0
     } finally {

@@ -8,16 +8,28 @@
 // RtlGenRandom (advapi32's SystemFunction036). The prefix reports Windows 10, the oldest
 // release Go supports.
 //
-// What wine 8.0 (Debian 12) cannot do, found with testdata/probe (TestProbe logs it afresh):
+// What wine 8.0 (Debian 12) cannot do, found with testdata/probe (TestProbe logs it afresh) and
+// the tests here:
 //   - Symbolic links: CreateSymbolicLinkW (os.Symlink) reports success and creates nothing, for
 //     directories and files, relative or absolute targets.
-//   - Junctions: FSCTL_SET_REPARSE_POINT fails with ERROR_NOT_SUPPORTED; 'cmd /c mklink /J'
-//     prints "Failed to open" and still exits 0, having made nothing.
+//   - Junctions: FSCTL_SET_REPARSE_POINT fails with ERROR_NOT_SUPPORTED ("Request not
+//     supported"); 'cmd /c mklink /J' prints "Failed to open" and still exits 0, having made
+//     nothing. So gostrap's <dir>\current junction is never made here: gostrap takes the path
+//     for file systems without junctions (the record alone, and a warning), and the junction
+//     itself is tested only by internal/layout's tests on Windows, with symbolic links standing
+//     in for it on Linux.
 //   - os.RemoveAll (Go 1.26): every file fails with "unlinkat ...: Invalid function": wine
-//     answers FileDispositionInformationEx with a status Go does not take as "unsupported", so
-//     Go's fallback to FileDispositionInfo is never tried. os.Remove of a single file works.
+//     answers FileDispositionInformationEx with STATUS_NOT_IMPLEMENTED, which Go does not take
+//     as "unsupported", so Go's fallback to FileDispositionInfo is never tried. os.Remove of a
+//     single file works. gostrap's removals fall back to it (layout.RemoveAll); test binaries
+//     are built with RemoveAllOverlay so that testing's own t.TempDir cleanup works.
+//   - Deletion has the old semantics: a file deleted while open stays "delete pending", and its
+//     directory "not empty", until the last handle closes (Windows 10 on NTFS removes the name
+//     at once).
 //   - Renaming a directory that holds an open file succeeds (Windows refuses with a sharing
-//     violation): tests of Windows locking behaviour pass under wine that would fail on Windows.
+//     violation): tests of Windows locking behaviour pass under wine that would fail on Windows,
+//     and a file held by a running program or a virus scan cannot be staged.
+//   - cmd.exe reads %% in a batch file as nothing (Windows' gives a percent sign).
 //
 // What works: rename of a file over a file, LockFileEx (exclusive, fail-immediately),
 // paths longer than 260 characters, loopback TCP and HTTP, user directories
@@ -33,6 +45,7 @@ package winetest
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -90,6 +103,9 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	if shared != nil && !shared.keep {
 		shared.remove()
+	}
+	if overlayPath != "" {
+		os.RemoveAll(filepath.Dir(overlayPath))
 	}
 	return code
 }
@@ -198,6 +214,90 @@ func (w *Wine) CommandContext(ctx context.Context, exe string, args ...string) *
 	return cmd
 }
 
+// BuildExe cross-compiles the package pkg (a path relative to dir, such as ./cmd/gostrap) of
+// the module in dir for windows/amd64 with the go command on PATH, and returns the .exe.
+func BuildExe(t testing.TB, dir, pkg string) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), filepath.Base(pkg)+".exe")
+	goBuild(t, dir, "build", "-trimpath", "-o", exe, pkg)
+	return exe
+}
+
+// TestExe cross-compiles the tests of package pkg for windows/amd64 (go test -c) and returns
+// the test binary, to be run under wine in the package's directory. The binary is built with
+// RemoveAllOverlay's change to the standard library when it applies: without it, every
+// t.TempDir fails its test when removed under wine.
+func TestExe(t testing.TB, dir, pkg string) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), strings.NewReplacer("/", "_", ".", "").Replace(pkg)+".test.exe")
+	args := []string{"test", "-c", "-o", exe}
+	if ov := RemoveAllOverlay(t); ov != "" {
+		args = append(args, "-overlay", ov)
+	}
+	goBuild(t, dir, append(args, pkg)...)
+	return exe
+}
+
+func goBuild(t testing.TB, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=windows go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// RemoveAllOverlay returns a go build -overlay file that makes os.RemoveAll work under wine
+// for test binaries, or "" (logged) where the change does not apply to this Go. Wine 8 answers
+// the FileDispositionInformationEx that Go's deleteat asks for with STATUS_NOT_IMPLEMENTED,
+// which Go takes as a failure rather than as "not supported here", so it never tries its own
+// fallback. The overlay adds that status to the fallback's list. gostrap's own binaries are
+// never built with it: they cope through layout.RemoveAll, and the tests show it.
+func RemoveAllOverlay(t testing.TB) string {
+	t.Helper()
+	overlayOnce.Do(func() { overlayPath, overlayNote = makeOverlay() })
+	if overlayNote != "" {
+		t.Log(overlayNote)
+	}
+	return overlayPath
+}
+
+var (
+	overlayOnce              sync.Once
+	overlayPath, overlayNote string
+)
+
+func makeOverlay() (string, string) {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return "", fmt.Sprintf("no overlay for os.RemoveAll under wine: go env GOROOT: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(out)), "src", "internal", "syscall", "windows", "at_windows.go")
+	data, err := os.ReadFile(src)
+	const fallback = "STATUS_NOT_SUPPORTED:"
+	if err != nil || strings.Count(string(data), fallback) != 1 {
+		return "", fmt.Sprintf("no overlay for os.RemoveAll under wine: %s has no single %q case (%v): "+
+			"test binaries' temporary directories cannot be removed there", src, fallback, err)
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d", overlayPattern, os.Getpid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err.Error()
+	}
+	patched := filepath.Join(dir, "at_windows.go")
+	// 0xC0000002 is STATUS_NOT_IMPLEMENTED.
+	fixed := strings.Replace(string(data), fallback, "NTStatus(0xC0000002), "+fallback, 1)
+	if err := os.WriteFile(patched, []byte(fixed), 0o644); err != nil {
+		return "", err.Error()
+	}
+	js, _ := json.Marshal(map[string]map[string]string{"Replace": {src: patched}})
+	ov := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(ov, js, 0o644); err != nil {
+		return "", err.Error()
+	}
+	return ov, ""
+}
+
 // Path is the Windows path of an absolute path on this machine (wine's Z: drive is /).
 func Path(p string) string {
 	return `Z:` + strings.ReplaceAll(filepath.Clean(p), "/", `\`)
@@ -224,17 +324,24 @@ func alive(pid int) bool {
 	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }
 
-// sweep removes prefixes whose test binaries are gone.
+// overlayPattern starts the name of a directory holding RemoveAllOverlay's files.
+const overlayPattern = "gostrap-wine-overlay-"
+
+// sweep removes prefixes and overlays whose test binaries are gone.
 func sweep() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefixPattern+"*"))
-	for _, d := range dirs {
-		pidStr, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefixPattern), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if !alive(pid) {
-			(&Wine{Prefix: d, Loader: loader()}).remove()
+	for _, pattern := range []string{prefixPattern, overlayPattern} {
+		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), pattern+"*"))
+		for _, d := range dirs {
+			pidStr, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), pattern), "-")
+			pid, err := strconv.Atoi(pidStr)
+			if err != nil || pid == os.Getpid() || alive(pid) {
+				continue
+			}
+			if pattern == prefixPattern {
+				(&Wine{Prefix: d, Loader: loader()}).remove()
+			} else {
+				os.RemoveAll(d)
+			}
 		}
 	}
 }

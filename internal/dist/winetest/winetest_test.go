@@ -2,7 +2,6 @@ package winetest_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -46,12 +45,7 @@ func TestProbe(t *testing.T) {
 		t.Skip("wine runs on Linux")
 	}
 	w := winetest.Require(t)
-	exe := filepath.Join(t.TempDir(), "probe.exe")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", exe, "./testdata/probe")
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the probe: %v\n%s", err, out)
-	}
+	exe := winetest.BuildExe(t, ".", "./testdata/probe")
 	out, err := w.Command(exe).CombinedOutput()
 	t.Logf("probe under wine:\n%s", out)
 	if err != nil {

@@ -1,0 +1,5 @@
+//go:build !windows
+
+package gostrap
+
+func underWine() bool { return false }
