@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -180,7 +181,7 @@ func (r *run) bundleCandidate(ctx context.Context, s *Source, v string) (*candid
 		return nil, &verify.TamperedError{Path: t.Path, Reason: "entry " + v + " " + p.String() + " holds no file"}
 	}
 	c := r.newCandidate(s, v, format, name)
-	c.url = s.URL + "/" + path
+	c.url = s.URL + string(filepath.Separator) + filepath.FromSlash(path) // one separator on Windows too
 	claim := &verify.SumDBClaim{Module: e.Module, DB: db.Name(), Offline: true}
 	if claim.H1, err = t.Prove(ctx, db.DB(), e); err != nil {
 		return c, err

@@ -225,7 +225,7 @@ func (r *run) download(ctx context.Context, c *candidate, final, dir string, xo 
 	if rec, ok := in.cache.ReadRecord(c.cacheName); ok && (c.size == 0 || c.size == rec.Size) {
 		// A verified earlier download: replay it from disk (Fetch finds it complete), and let
 		// this candidate's evidence judge it again.
-		if err := os.Rename(final, req.Partial); err == nil {
+		if err := layout.Rename(final, req.Partial); err == nil {
 			req.Size = rec.Size
 			in.logf("reusing %s from the download cache (verified on %s); checking it again", c.cacheName, rec.Time.Format("2006-01-02"))
 		}

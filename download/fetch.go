@@ -579,11 +579,3 @@ func unsatisfiedTotal(resp *http.Response) (int64, bool) {
 	n, err := strconv.ParseInt(rest, 10, 64)
 	return n, err == nil && n >= 0
 }
-
-// Keep moves a verified partial file to its final cache path.
-func Keep(partial, final string) error {
-	if err := os.Rename(partial, final); err != nil {
-		return &failure.DiskError{Op: "rename", Path: final, Err: err}
-	}
-	return nil
-}

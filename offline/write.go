@@ -121,7 +121,7 @@ func (w *Writer) Adopt(p, tmp string, size int64, sha string) error {
 	if err := os.MkdirAll(filepath.Dir(w.path(p)), 0o755); err != nil {
 		return &failure.DiskError{Op: "create", Path: filepath.Dir(w.path(p)), Err: err}
 	}
-	if err := os.Rename(tmp, w.path(p)); err != nil {
+	if err := layout.Rename(tmp, w.path(p)); err != nil {
 		return &failure.DiskError{Op: "rename", Path: w.path(p), Err: err}
 	}
 	w.files[p] = File{Path: p, Size: size, SHA256: sha}
@@ -261,7 +261,7 @@ func Pack(dir string, m *Manifest, out string) (err error) {
 	if err := f.Close(); err != nil {
 		return &failure.DiskError{Op: "close", Path: out, Err: err}
 	}
-	if err := os.Rename(f.Name(), out); err != nil {
+	if err := layout.Rename(f.Name(), out); err != nil {
 		return &failure.DiskError{Op: "rename", Path: out, Err: err}
 	}
 	return nil
