@@ -156,7 +156,7 @@ func (in *Installer) settings(ctx context.Context) []Setting {
 	env := func(names ...string) string {
 		for _, n := range names {
 			if v := os.Getenv(n); v != "" {
-				return failure.Redact(v) + " (" + n + ")"
+				return failure.RedactProxy(v) + " (" + n + ")"
 			}
 		}
 		return "(not set)"

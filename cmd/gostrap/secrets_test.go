@@ -83,21 +83,28 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{"doctor", "ftp" + strings.TrimPrefix(secret(s.OfficialURL()), "http")},
 		{"install", "--gosumdb", s.GOSUMDB() + " ftp" + strings.TrimPrefix(secret(s.ProxyURL()), "http")},
 		{"install", "1.22.3"}, // with GOPROXY set below
+		// A proxy variable may leave out its scheme, as net/http allows: user:pass@host:port.
+		{"doctor"}, {"doctor", "--json"}, append([]string{"install", "1.20.14"}, failing...),
 	}
+	schemeless := len(runs) - 3
 	for i, args := range runs {
-		if i == len(runs)-1 {
+		switch i {
+		case schemeless - 1:
 			// A bad GOPROXY from the environment, checked before any request, is echoed too.
 			t.Setenv("GOPROXY", secret(closed)+",garbage")
-			args = []string{"install", "1.22.3"}
+		case schemeless:
+			t.Setenv("GOPROXY", "off")
+			t.Setenv("HTTPS_PROXY", strings.TrimPrefix(secret(proxy.URL), "http://"))
+			t.Setenv("HTTP_PROXY", strings.TrimPrefix(secret(closed), "http://"))
 		}
 		var stdout, stderr bytes.Buffer
 		code := Main(args, &stdout, &stderr)
 		out := stdout.String() + stderr.String()
 		if strings.Contains(out, pw) || strings.Contains(out, url.QueryEscape(pw)) {
-			t.Errorf("gostrap %s (exit %d) printed the password:\n%s", strings.Join(args[:2], " "), code, out)
+			t.Errorf("gostrap %s (exit %d) printed the password:\n%s", strings.Join(args[:min(2, len(args))], " "), code, out)
 		}
 		if !strings.Contains(out, "xxxxx@") && strings.Contains(strings.Join(args, " "), pw) && code != 0 {
-			t.Logf("gostrap %s (exit %d): no URL printed", strings.Join(args[:2], " "), code)
+			t.Logf("gostrap %s (exit %d): no URL printed", strings.Join(args[:min(2, len(args))], " "), code)
 		}
 	}
 }

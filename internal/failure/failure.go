@@ -565,5 +565,14 @@ func Redact(s string) string {
 	})
 }
 
+// RedactProxy is Redact for the value of a proxy variable, which may leave out its scheme as
+// net/http allows: user:pass@proxy:3128 means http://user:pass@proxy:3128.
+func RedactProxy(v string) string {
+	if strings.Contains(v, "://") {
+		return Redact(v)
+	}
+	return strings.TrimPrefix(Redact("http://"+v), "http://")
+}
+
 // placeholder is the user information of the examples in hints.
 const placeholder = "USER:PASS"
