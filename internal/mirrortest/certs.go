@@ -62,6 +62,26 @@ type LeafOptions struct {
 
 // Leaf issues a server certificate.
 func (ca *CA) Leaf(o LeafOptions) tls.Certificate {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificate(rand.Reader, o.template(), ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key}
+}
+
+// SelfSigned makes a server certificate that signs itself: no CA vouches for it.
+func SelfSigned(o LeafOptions) tls.Certificate {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := o.template()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func (o LeafOptions) template() *x509.Certificate {
 	if o.Hosts == nil {
 		o.Hosts = []string{"localhost", "127.0.0.1"}
 	}
@@ -71,9 +91,9 @@ func (ca *CA) Leaf(o LeafOptions) tls.Certificate {
 	if o.NotAfter.IsZero() {
 		o.NotAfter = time.Now().Add(24 * time.Hour)
 	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: o.Hosts[0]},
 		NotBefore:    o.NotBefore,
 		NotAfter:     o.NotAfter,
@@ -87,11 +107,7 @@ func (ca *CA) Leaf(o LeafOptions) tls.Certificate {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
-	if err != nil {
-		panic(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key}
+	return tmpl
 }
 
 // TLSServer starts an https server with the given certificate and TLS settings.
