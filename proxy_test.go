@@ -289,18 +289,9 @@ func TestMirrorTreeHashRefusesChangedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := p.ArchiveName("go1.22.3")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/golang/"+name {
-			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(evil))
-			return
-		}
-		http.NotFound(w, r)
-	}))
-	defer srv.Close()
 	o := testOptions(t, s)
 	o.Official = []string{mirrortest.ClosedURL()}
-	o.Mirrors = []string{srv.URL + "/golang/"}
+	o.Mirrors = []string{mirrorOf(t, p.ArchiveName("go1.22.3"), evil)}
 	o.Sources = []Kind{KindMirror}
 	rep, err := install(t, mustInstaller(t, o), "1.22.3")
 	if err == nil || rep.ExitCode() != ExitVerification || rep.Error.Class != failure.SumDBSecurity {
@@ -314,6 +305,7 @@ func TestMirrorTreeHashRefusesChangedFile(t *testing.T) {
 	tree = maps.Clone(fixture.Trees["go1.22.3 "+p.String()])
 	tree["test/run.go"] = mirrortest.File{Data: []byte("evil"), Mode: 0o644}
 	evil, _ = mirrortest.ReleaseArchive(p, tree)
+	o.Mirrors = []string{mirrorOf(t, p.ArchiveName("go1.22.3"), evil)}
 	rep, err = install(t, mustInstaller(t, o), "1.22.3")
 	if err != nil || rep.Verified.Method != "sumdb-tree" {
 		t.Fatalf("%v %+v", err, rep.Verified)

@@ -143,18 +143,9 @@ func TestMirrorArchiveModesFollowTheRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := p.ArchiveName("go1.22.3")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/golang/"+name {
-			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(odd))
-			return
-		}
-		http.NotFound(w, r)
-	}))
-	defer srv.Close()
 	o := testOptions(t, s)
 	o.Official = []string{mirrortest.ClosedURL()}
-	o.Mirrors = []string{srv.URL + "/golang/"}
+	o.Mirrors = []string{mirrorOf(t, p.ArchiveName("go1.22.3"), odd)}
 	o.Sources = []Kind{KindMirror}
 	rep, err := install(t, mustInstaller(t, o), "1.22.3")
 	if err != nil || rep.Verified.Method != "sumdb-tree" {
@@ -224,4 +215,17 @@ func TestCorruptRollbackRecord(t *testing.T) {
 	if !strings.Contains(string(data), `"latest":"go1.22.3"`) {
 		t.Fatalf("not rebuilt: %s", data)
 	}
+}
+
+// mirrorOf serves one archive as a flat mirror and returns the mirror's base URL.
+func mirrorOf(t *testing.T, name string, data []byte) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/golang/"+name {
+			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/golang/"
 }
