@@ -348,13 +348,6 @@ func (f *Fixture) Archive(name string) ([]byte, bool) {
 	return d, ok
 }
 
-// SetArchive replaces an archive's bytes (a test tampering with what a server serves).
-func (f *Fixture) SetArchive(name string, data []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.Archives[name] = data
-}
-
 // SetModZip replaces the module zip of a toolchain version, before the checksum database is
 // first asked for it (it logs whatever zip it is first asked about).
 func (f *Fixture) SetModZip(mod string, data []byte) {
