@@ -220,16 +220,9 @@ func selectHere(x *invocation, in *gostrap.Installer) (*gostrap.Selection, error
 }
 
 func runEnv(x *invocation) error {
-	in, err := x.installer(false)
+	sel, err := installedHere(x)
 	if err != nil {
 		return err
-	}
-	sel, err := selectHere(x, in)
-	if err != nil {
-		return err
-	}
-	if !sel.Installed {
-		return sel.NotInstalled()
 	}
 	root := sel.GOROOT
 	if sel.Link != "" {
