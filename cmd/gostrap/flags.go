@@ -414,8 +414,7 @@ func netFlags(f *flagSet, o *opts) {
 		Usage: "flat mirror serving URL/go1.N.M.OS-ARCH.tar.gz; off disables"}, listValue{&o.mirror, checkSiteURL})
 	f.add(flagSpec{Name: "goproxy", Arg: "LIST", Env: "GOPROXY", LibEnv: true, Def: "GOPROXY, then go env GOPROXY",
 		Usage: "module proxies serving golang.org/toolchain, as the go command reads GOPROXY"}, stringValue{&o.goproxy, checkGOPROXY})
-	f.add(flagSpec{Name: "gosumdb", Arg: "DB", Env: "GOSUMDB", LibEnv: true, Def: "GOSUMDB, then go env GOSUMDB, else sum.golang.org",
-		Usage: "checksum database that vouches for toolchains, as the go command reads GOSUMDB"}, stringValue{&o.gosumdb, checkGOSUMDB})
+	gosumdbFlag(f, o)
 	f.add(flagSpec{Name: "bundle", Arg: "PATH", Env: "GOSTRAP_BUNDLE", Repeat: true,
 		Usage: "offline bundle (directory or .tar) made by gostrap bundle create", Complete: []string{"file"}}, listValue{&o.bundles, nil})
 	f.add(flagSpec{Name: "sources", Arg: "LIST", Env: "GOSTRAP_SOURCES", Def: "official,mirror,proxy,bundle",
@@ -433,6 +432,12 @@ func netFlags(f *flagSet, o *opts) {
 		Usage: "probe budget per stage (connect, TLS; the HTTP stage gets twice as long)"}, durationValue{&o.probeTimeout})
 	f.add(flagSpec{Name: "idle-timeout", Arg: "D", Env: "GOSTRAP_IDLE_TIMEOUT", Def: "15s",
 		Usage: "give up a transfer that receives nothing for D; the next source resumes it"}, durationValue{&o.idleTimeout})
+}
+
+// gosumdbFlag is also bundle verify's, which checks proofs offline with the database's key.
+func gosumdbFlag(f *flagSet, o *opts) {
+	f.add(flagSpec{Name: "gosumdb", Arg: "DB", Env: "GOSUMDB", LibEnv: true, Def: "GOSUMDB, then go env GOSUMDB, else sum.golang.org",
+		Usage: "checksum database that vouches for toolchains, as the go command reads GOSUMDB"}, stringValue{&o.gosumdb, checkGOSUMDB})
 }
 
 // trustFlags are the flags of commands that install or fetch releases.

@@ -161,8 +161,7 @@ func init() {
 				"proof, offline, with the key this machine trusts (GOSUMDB's, else sum.golang.org's). Exits 4 " +
 				"when anything was changed.",
 			flags: func(f *flagSet, o *opts) {
-				f.add(flagSpec{Name: "gosumdb", Arg: "DB", Env: "GOSUMDB", LibEnv: true, Def: "GOSUMDB, then go env GOSUMDB, else sum.golang.org",
-					Usage: "checksum database that vouches for toolchains, as the go command reads GOSUMDB"}, stringValue{&o.gosumdb, checkGOSUMDB})
+				gosumdbFlag(f, o)
 				outputFlags(f, o)
 			},
 			run: runBundleVerify},
