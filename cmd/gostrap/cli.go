@@ -96,10 +96,7 @@ type invocation struct {
 // parse reads the command line and the environment, and checks every value: bad input is
 // refused here, before anything reaches the network.
 func (x *invocation) parse(args []string) error {
-	x.f = newFlagSet(x.cmd.name)
-	if x.cmd.flags != nil {
-		x.cmd.flags(x.f, x.o)
-	}
+	x.f = x.cmd.flagSet(x.o)
 	if x.cmd.rest {
 		if i := indexOf(args, "--"); i >= 0 {
 			args, x.after = args[:i], args[i+1:]

@@ -40,11 +40,7 @@ type compCommand struct {
 func compCommands() []compCommand {
 	var out []compCommand
 	for _, c := range commands {
-		f := newFlagSet(c.name)
-		if c.flags != nil {
-			c.flags(f, newOpts())
-		}
-		cc := compCommand{command: c, words: strings.Fields(c.name), specs: f.specs}
+		cc := compCommand{command: c, words: strings.Fields(c.name), specs: c.flagSet(newOpts()).specs}
 		switch c.name {
 		case "completion":
 			cc.args = completionShells

@@ -57,10 +57,16 @@ type flagSet struct {
 	bad error
 }
 
-func newFlagSet(name string) *flagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// flagSet declares c's flags, bound to o: for parsing, and with throwaway opts for help,
+// completion and the README.
+func (c *command) flagSet(o *opts) *flagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return &flagSet{fs: fs}
+	f := &flagSet{fs: fs}
+	if c.flags != nil {
+		c.flags(f, o)
+	}
+	return f
 }
 
 func (f *flagSet) add(spec flagSpec, v flag.Value) {

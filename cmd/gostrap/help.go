@@ -31,13 +31,9 @@ func writeHelp(w io.Writer, cmd *command) {
 	if len(cmd.aliases) > 0 {
 		fmt.Fprintf(w, "\nAlso called: %s.\n", strings.Join(cmd.aliases, ", "))
 	}
-	f := newFlagSet(cmd.name)
-	if cmd.flags != nil {
-		cmd.flags(f, newOpts())
-	}
-	if len(f.specs) > 0 {
+	if specs := cmd.flagSet(newOpts()).specs; len(specs) > 0 {
 		fmt.Fprintln(w, "\nFlags, before or after arguments; a variable applies when its flag is absent:")
-		writeFlags(w, f.specs)
+		writeFlags(w, specs)
 	}
 	fmt.Fprintf(w, "\n%s\n", exitCodes)
 }

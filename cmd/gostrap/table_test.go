@@ -20,10 +20,7 @@ var update = flag.Bool("update", false, "rewrite the README's generated sections
 // specsOf returns a command's flags, after checking that every flag its FlagSet holds was
 // declared through a flagSpec.
 func specsOf(t *testing.T, c *command) []*flagSpec {
-	f := newFlagSet(c.name)
-	if c.flags != nil {
-		c.flags(f, newOpts())
-	}
+	f := c.flagSet(newOpts())
 	f.fs.VisitAll(func(fl *flag.Flag) {
 		if f.spec(fl.Name) == nil {
 			t.Errorf("gostrap %s: flag --%s has no flagSpec: help, README and completion cannot show it", c.name, fl.Name)
