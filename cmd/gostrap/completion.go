@@ -74,18 +74,6 @@ func (c compCommand) names() []string {
 	return append([]string{c.name}, c.aliases...)
 }
 
-func valuedFlags() []string {
-	var out []string
-	for _, c := range compCommands() {
-		for _, s := range c.specs {
-			if s.Arg != "" && !slices.Contains(out, "--"+s.Name) {
-				out = append(out, "--"+s.Name)
-			}
-		}
-	}
-	return out
-}
-
 func flagNames(specs []*flagSpec) string {
 	var out []string
 	for _, s := range specs {
@@ -95,22 +83,7 @@ func flagNames(specs []*flagSpec) string {
 }
 
 func writeBash(w io.Writer) {
-	fmt.Fprintf(w, `# bash completion for gostrap: source <(gostrap completion bash)
-_gostrap() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local cmd="" sub="" i skip=""
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        local word="${COMP_WORDS[i]}"
-        if [[ -n "$skip" ]]; then skip=""; continue; fi
-        case "$word" in
-            %s) skip=1 ;;
-            -*) ;;
-            *) if [[ -z "$cmd" ]]; then cmd="$word"; elif [[ -z "$sub" ]]; then sub="$word"; fi ;;
-        esac
-    done
-    case "$prev" in
-`, strings.Join(valuedFlags(), "|"))
-	// The value of a flag.
+	// The flags that take a value, and what the value completes to.
 	values := map[string][]string{}
 	var order []string
 	for _, c := range compCommands() {
@@ -125,6 +98,21 @@ _gostrap() {
 			values[key] = s.Complete
 		}
 	}
+	fmt.Fprintf(w, `# bash completion for gostrap: source <(gostrap completion bash)
+_gostrap() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local cmd="" sub="" i skip=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        local word="${COMP_WORDS[i]}"
+        if [[ -n "$skip" ]]; then skip=""; continue; fi
+        case "$word" in
+            %s) skip=1 ;;
+            -*) ;;
+            *) if [[ -z "$cmd" ]]; then cmd="$word"; elif [[ -z "$sub" ]]; then sub="$word"; fi ;;
+        esac
+    done
+    case "$prev" in
+`, strings.Join(order, "|"))
 	for _, key := range order {
 		fmt.Fprintf(w, "        %s) %s; return ;;\n", key, bashWords(values[key]))
 	}
