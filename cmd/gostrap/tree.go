@@ -18,9 +18,10 @@ import (
 	"github.com/gostrap/gostrap/verify"
 )
 
-// treeOptions turns bundle create's and mirror sync's flags into the library's options.
+// treeOptions turns the flags bundle create and mirror sync share (treeFlags) into the
+// library's options. No --platform is the library's default: this machine's.
 func treeOptions(o *opts) (gostrap.TreeOptions, error) {
-	t := gostrap.TreeOptions{Out: o.out, Specs: o.versions, Since: o.since}
+	t := gostrap.TreeOptions{Out: o.out, Specs: o.versions, Since: o.since, Gostrap: !o.noGostrap, GostrapDist: o.gostrapDist}
 	if t.Out == "" {
 		return t, usagef("--out is required: the directory (or with --archive, the .tar file) to write")
 	}
@@ -31,9 +32,6 @@ func treeOptions(o *opts) (gostrap.TreeOptions, error) {
 		}
 		t.Platforms = append(t.Platforms, pl)
 	}
-	if len(t.Platforms) == 0 {
-		t.Platforms = []mirror.Platform{mirror.Host()}
-	}
 	return t, nil
 }
 
@@ -43,12 +41,7 @@ func runBundleCreate(x *invocation) error {
 		return err
 	}
 	t.Zips, t.Archives, t.Tar = true, x.o.withArchive, x.o.archive
-	t.Gostrap, t.GostrapDist = !x.o.noGostrap, x.o.gostrapDist
-	in, err := x.installer(true)
-	if err != nil {
-		return err
-	}
-	return runTree(x, in, t, "bundle")
+	return runTree(x, t, "bundle")
 }
 
 func runMirrorSync(x *invocation) error {
@@ -57,15 +50,14 @@ func runMirrorSync(x *invocation) error {
 		return err
 	}
 	t.Archives, t.Zips = true, !x.o.noZips
-	t.Gostrap, t.GostrapDist = !x.o.noGostrap, x.o.gostrapDist
+	return runTree(x, t, "mirror")
+}
+
+func runTree(x *invocation, o gostrap.TreeOptions, what string) error {
 	in, err := x.installer(true)
 	if err != nil {
 		return err
 	}
-	return runTree(x, in, t, "mirror")
-}
-
-func runTree(x *invocation, in *gostrap.Installer, o gostrap.TreeOptions, what string) error {
 	rep, err := in.SyncTree(x.ctx, o)
 	if x.o.json {
 		writeJSON(x.stdout, rep)
