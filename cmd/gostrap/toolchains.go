@@ -341,7 +341,7 @@ func runCurrent(x *invocation) error {
 }
 
 func runExec(x *invocation) error {
-	in, err := x.installer(true)
+	in, err := x.installer(false)
 	if err != nil {
 		return err
 	}
@@ -350,6 +350,11 @@ func runExec(x *invocation) error {
 		return err
 	}
 	if !sel.Installed {
+		// Only an install reads GOPROXY and GOSUMDB (and may ask go env for them): they are
+		// checked here, as install checks them, and not on every run of an installed toolchain.
+		if err := in.CheckConfig(x.ctx); err != nil {
+			return err
+		}
 		x.note("%s is not installed: installing it", describeSelection(sel))
 		rep, err := in.Install(x.ctx, sel.Spec)
 		if err != nil {
