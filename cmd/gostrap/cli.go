@@ -76,8 +76,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	err = cmd.run(x)
 	if ie, ok := context.Cause(ctx).(*interrupted); ok && err != nil {
 		// Whatever error the cancellation surfaced as, the run was interrupted.
-		fmt.Fprintf(stderr, "gostrap: error: %s\nhint: %s\n", ie, ie.Hint())
-		return ie.code()
+		err = ie
 	}
 	return report(err, x, stderr)
 }
@@ -192,8 +191,11 @@ func report(err error, x *invocation, stderr io.Writer) int {
 	code := gostrap.ExitFailure
 	msg := p.Message
 	var ie *gostrap.InstallError
+	var sig *interrupted
 	if errors.As(err, &ie) && ie.Report != nil {
 		code = ie.Report.ExitCode()
+	} else if errors.As(err, &sig) {
+		code = sig.code()
 	} else if p.Class.Verification() {
 		code = gostrap.ExitVerification
 	} else if p.Class.Unreachable() {
