@@ -645,7 +645,7 @@ func (o *opts) options(stderr io.Writer) gostrap.Options {
 	if o.sources != "" {
 		opt.Sources, _ = gostrap.ParseSources(o.sources)
 	}
-	if !o.quiet && !o.json {
+	if o.logging() {
 		if cols, ok := terminalColumns(stderr); ok {
 			bar := download.NewBar(stderr, cols)
 			opt.Log, opt.Download.Progress = bar, bar
@@ -662,9 +662,6 @@ func (o *opts) logging() bool { return !o.quiet && !o.json }
 
 // fileOf is the *os.File under w, when there is one.
 func fileOf(w io.Writer) (*os.File, bool) {
-	if r, ok := w.(redacting); ok {
-		w = r.w
-	}
-	f, ok := w.(*os.File)
+	f, ok := unwrap(w).(*os.File)
 	return f, ok
 }
