@@ -140,9 +140,16 @@ func runMirrorServe(x *invocation) error {
 }
 
 func serveTree(ctx context.Context, dir, addr string, stdout io.Writer) error {
-	if _, err := offline.Open(dir); err != nil {
+	// The handler serves a directory's files: a .tar bundle, which offline.Open reads too,
+	// would answer every request 404.
+	if err := checkDir(dir); err != nil {
+		return badValue("DIR", dir, fmt.Errorf("%v: serve a .tar bundle unpacked (tar -xf)", err))
+	}
+	t, err := offline.Open(dir)
+	if err != nil {
 		return err
 	}
+	t.Close()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
