@@ -411,7 +411,7 @@ func platformFlags(f *flagSet, o *opts) {
 		Complete: mirror.KnownArch("")}, stringValue{&o.goarch, nil})
 }
 
-// netFlags are the flags of every command that reaches sources (DESIGN, "CLI contract").
+// netFlags are the flags of every command that reaches sources.
 func netFlags(f *flagSet, o *opts) {
 	cacheDirFlag(f, o)
 	f.add(flagSpec{Name: "official", Arg: "URL", Env: "GOSTRAP_OFFICIAL", Repeat: true, Def: "https://go.dev/dl/, then https://golang.google.cn/dl/",
