@@ -89,19 +89,16 @@ func runList(x *invocation) error {
 	if err != nil {
 		return err
 	}
-	all, err := in.ListAll()
+	listed := in.ListAll
+	if x.o.goos != "" || x.o.goarch != "" {
+		listed = in.List // the installer's platform, --os and --arch
+	}
+	list, err := listed()
 	if err != nil {
 		return err
 	}
-	list := []gostrap.Installed{}
-	only := ""
-	if x.o.goos != "" || x.o.goarch != "" {
-		only = platformOf(x.o).String()
-	}
-	for _, i := range all {
-		if only == "" || i.Platform == only {
-			list = append(list, i)
-		}
+	if list == nil {
+		list = []gostrap.Installed{} // --json prints [], not null
 	}
 	if x.o.json {
 		writeJSON(x.stdout, list)
