@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/gostrap/gostrap"
@@ -97,7 +98,7 @@ type invocation struct {
 func (x *invocation) parse(args []string) error {
 	x.f = x.cmd.flagSet(x.o)
 	if x.cmd.rest {
-		if i := indexOf(args, "--"); i >= 0 {
+		if i := slices.Index(args, "--"); i >= 0 {
 			args, x.after = args[:i], args[i+1:]
 		}
 	}
@@ -123,15 +124,6 @@ func (x *invocation) argError() error {
 		return usagef("gostrap %s needs %s", x.cmd.name, x.cmd.argsUsage)
 	}
 	return usagef("gostrap %s takes %s, got %q", x.cmd.name, x.cmd.argsUsage, strings.Join(x.args, " "))
-}
-
-func indexOf(args []string, s string) int {
-	for i, a := range args {
-		if a == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // installer builds the library's Installer from the flags. For commands that reach sources
