@@ -3,14 +3,13 @@
 package main
 
 import (
-	"context"
 	"io"
 	"os"
 	"os/exec"
 )
 
 // startAndWait runs cmd; a console's Ctrl-C reaches it directly.
-func startAndWait(_ context.Context, cmd *exec.Cmd) error { return cmd.Run() }
+func startAndWait(cmd *exec.Cmd) error { return cmd.Run() }
 
 func exitCode(ee *exec.ExitError) int { return ee.ExitCode() }
 

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -16,7 +15,7 @@ import (
 // startAndWait runs cmd as a shell would: a terminal's Ctrl-C reaches it directly (gostrap's
 // own handler keeps gostrap alive meanwhile), and a SIGTERM or SIGHUP sent to gostrap is passed
 // on, so the command is never left running alone.
-func startAndWait(_ context.Context, cmd *exec.Cmd) error {
+func startAndWait(cmd *exec.Cmd) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)

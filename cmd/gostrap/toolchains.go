@@ -372,7 +372,7 @@ func runExec(x *invocation) error {
 	// gostrap's redaction (which is for what gostrap prints).
 	cmd.Stdin = os.Stdin
 	cmd.Stdout, cmd.Stderr = unwrap(x.stdout), unwrap(x.stderr)
-	if err := startAndWait(x.ctx, cmd); err != nil {
+	if err := startAndWait(cmd); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return &exitError{exitCode(ee)}
