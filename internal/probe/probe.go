@@ -381,18 +381,11 @@ func inspectedBy(chain []*x509.Certificate, host string) string {
 	for _, ic := range chain[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
-	if _, err := chain[0].Verify(opts); err == nil {
-		return ""
-	}
 	var ua x509.UnknownAuthorityError
 	if _, err := chain[0].Verify(opts); !errors.As(err, &ua) {
-		return ""
+		return "" // verified, or refused for another reason than its issuer
 	}
-	top := chain[len(chain)-1]
-	if top.Issuer.CommonName != "" {
-		return top.Issuer.CommonName
-	}
-	return top.Issuer.String()
+	return failure.Issuer(chain)
 }
 
 // explainCert sharpens the hint of a certificate failure on a public site: its certificate
