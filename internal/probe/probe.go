@@ -286,20 +286,17 @@ func handshake(ctx context.Context, conn net.Conn, host string, c *download.Clie
 	}
 	st := tc.ConnectionState()
 	info := tlsInfo(&st)
+	if o.Public {
+		info.InspectedBy = inspectedBy(st.PeerCertificates, host)
+	}
 	opts := x509.VerifyOptions{DNSName: host, Roots: c.Roots(), Intermediates: x509.NewCertPool()}
 	for _, ic := range st.PeerCertificates[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
 	if _, err := st.PeerCertificates[0].Verify(opts); err != nil {
-		if o.Public {
-			info.InspectedBy = inspectedBy(st.PeerCertificates, host)
-		}
 		return info, &tls.CertificateVerificationError{UnverifiedCertificates: st.PeerCertificates, Err: err}, nil
 	}
 	info.Verified = true
-	if o.Public {
-		info.InspectedBy = inspectedBy(st.PeerCertificates, host)
-	}
 	return info, nil, nil
 }
 
