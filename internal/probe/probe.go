@@ -88,7 +88,7 @@ type Options struct {
 	Accept func(status int) bool
 }
 
-// ProbeURL probes rawURL stage by stage. It never returns nil; failures are in the result.
+// URL probes rawURL stage by stage. It never returns nil; failures are in the result.
 func URL(ctx context.Context, c *download.Client, rawURL string, o Options) *Result {
 	if o.StageTimeout <= 0 {
 		o.StageTimeout = 3 * time.Second
