@@ -204,30 +204,26 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	if first.StatusCode != http.StatusPartialContent {
-		first.Body.Close()
-		return 0, 0, 0, errNoRanges
-	}
 	start, total, err := parseContentRange(first.Header.Get("Content-Range"))
 	switch {
+	case first.StatusCode != http.StatusPartialContent:
+		err = errNoRanges
 	case err != nil:
-		first.Body.Close()
-		return 0, 0, 0, &RangeError{URL: req.URL, Detail: err.Error()}
+		err = &RangeError{URL: req.URL, Detail: err.Error()}
 	case start != have:
-		first.Body.Close()
-		return 0, 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", have, start)}
+		err = &RangeError{URL: req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", have, start)}
 	case total < 0:
-		first.Body.Close()
-		return 0, 0, 0, errNoRanges
+		err = errNoRanges
 	case req.Size > 0 && total != req.Size:
-		first.Body.Close()
-		return 0, 0, 0, &SizeError{URL: req.URL, Declared: req.Size, Actual: total}
+		err = &SizeError{URL: req.URL, Declared: req.Size, Actual: total}
 	case total > limit:
-		first.Body.Close()
-		return 0, 0, 0, &TooLargeError{URL: req.URL, Max: limit}
+		err = &TooLargeError{URL: req.URL, Max: limit}
 	case pre != nil && pre.Size > 0 && pre.Size != total:
+		err = &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
+	}
+	if err != nil {
 		first.Body.Close()
-		return 0, 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
+		return 0, 0, 0, err
 	}
 
 	SetTotal(tr, total)
