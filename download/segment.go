@@ -473,8 +473,9 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	idle := s.c.cfg.IdleTimeout
-	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled); resp.Body.Close() })
+	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled) })
 	defer timer.Stop()
+	// The response came with ctx: a stall (or ctx's end) ends the read by closing the body.
 	stopClose := context.AfterFunc(rctx, func() { resp.Body.Close() })
 	defer stopClose()
 	body := &idleReader{r: io.LimitReader(resp.Body, hi-from), timer: timer, idle: idle}
