@@ -619,7 +619,7 @@ func (c *Client) proxyStatus(req *http.Request, resp *http.Response) error {
 	_, hasPassword := p.User.Password()
 	ps := &ProxyStatusError{Target: canonicalHostPort(req.URL), StatusCode: resp.StatusCode, Status: resp.Status,
 		Credentials: hasPassword, Plain: true}
-	return &ProxyError{Proxy: p.String(), Var: c.proxyVar(req.URL), Err: ps}
+	return &ProxyError{Proxy: p.String(), Var: c.ProxyVar(req.URL), Err: ps}
 }
 
 // canonicalHostPort is u's host with its port, the scheme's default when it names none.
@@ -749,7 +749,7 @@ func (c *Client) proxyErr(req *http.Request, err error) error {
 		}
 		return err
 	}
-	wrap := func() error { return &ProxyError{Proxy: p.String(), Var: c.proxyVar(req.URL), Err: err} }
+	wrap := func() error { return &ProxyError{Proxy: p.String(), Var: c.ProxyVar(req.URL), Err: err} }
 	var already *ProxyError
 	if errors.As(err, &already) {
 		return err
@@ -789,10 +789,7 @@ type Bypass struct {
 // names a proxy for its scheme; nil when u goes through the proxy, when no proxy is set, when
 // the proxy was configured otherwise, and for localhost and loopback addresses (never proxied).
 func (c *Client) Bypass(u *url.URL) *Bypass {
-	if !c.envProxy {
-		return nil
-	}
-	pv := proxyVar(u, os.Getenv)
+	pv := c.ProxyVar(u)
 	if pv == "" {
 		return nil
 	}
@@ -818,17 +815,23 @@ func (c *Client) envProxyFor(req *http.Request) (*url.URL, error) {
 	return nil, nil
 }
 
-// ProxyVar names the environment variable the proxy for u comes from (HTTPS_PROXY,
-// https_proxy, HTTP_PROXY, http_proxy), "" when the proxy was configured otherwise.
-func (c *Client) ProxyVar(u *url.URL) string { return c.proxyVar(u) }
-
-// proxyVar names the environment variable the proxy came from, when the client reads the
-// environment.
-func (c *Client) proxyVar(u *url.URL) string {
+// ProxyVar names the environment variable http.ProxyFromEnvironment takes the proxy for u
+// from (HTTPS_PROXY, https_proxy, HTTP_PROXY, http_proxy), "" when none is set for its scheme
+// or the proxy was configured otherwise.
+func (c *Client) ProxyVar(u *url.URL) string {
 	if !c.envProxy {
 		return ""
 	}
-	return proxyVar(u, os.Getenv)
+	names := []string{"HTTP_PROXY", "http_proxy"}
+	if u.Scheme == "https" {
+		names = []string{"HTTPS_PROXY", "https_proxy"}
+	}
+	for _, n := range names {
+		if os.Getenv(n) != "" {
+			return n
+		}
+	}
+	return ""
 }
 
 // UserAgent identifies gostrap to servers.

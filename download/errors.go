@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -234,21 +233,6 @@ func (e *ProxyError) Hint() string {
 func firstLineOf(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
-}
-
-// proxyVar names the environment variable that http.ProxyFromEnvironment took the proxy for
-// u from, or "" when none is set for its scheme.
-func proxyVar(u *url.URL, lookup func(string) string) string {
-	names := []string{"HTTP_PROXY", "http_proxy"}
-	if u.Scheme == "https" {
-		names = []string{"HTTPS_PROXY", "https_proxy"}
-	}
-	for _, n := range names {
-		if lookup(n) != "" {
-			return n
-		}
-	}
-	return ""
 }
 
 // LookupError is a host name that did not resolve: the resolver said it does not exist, or gave

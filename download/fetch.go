@@ -46,28 +46,18 @@ func (c *Client) getOnce(ctx context.Context, rawURL string, max int64) ([]byte,
 	if resp.ContentLength > max {
 		return nil, &TooLargeError{URL: rawURL, Max: max}
 	}
-	timer := time.AfterFunc(c.cfg.IdleTimeout, func() { cancel(failure.ErrStalled) })
+	idle := c.cfg.IdleTimeout
+	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled) })
 	defer timer.Stop()
-	var buf bytes.Buffer
 	r := &io.LimitedReader{R: resp.Body, N: max + 1}
-	p := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(p)
-		if n > 0 {
-			timer.Reset(c.cfg.IdleTimeout)
-			buf.Write(p[:n])
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, bodyErr(rctx, rawURL, err)
-		}
+	body, err := io.ReadAll(&idleReader{r: r, timer: timer, idle: idle})
+	if err != nil {
+		return nil, bodyErr(rctx, rawURL, err)
 	}
 	if r.N <= 0 {
 		return nil, &TooLargeError{URL: rawURL, Max: max}
 	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // Head checks that rawURL answers, returning its declared size (-1 when not declared).

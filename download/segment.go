@@ -76,17 +76,27 @@ func loadSegState(partial string, fileSize int64) (st *segState, solid int64) {
 		return nil, 0
 	}
 	for i := range s.Got {
-		lo, hi := int64(i)*s.Chunk, min(int64(i+1)*s.Chunk, s.Size)
+		lo, hi := s.bounds(i)
 		s.Got[i] = max(0, min(s.Got[i], hi-lo, fileSize-lo))
 	}
 	return &s, s.prefix()
 }
 
+// bounds is where chunk i begins and ends.
+func (s *segState) bounds(i int) (lo, hi int64) {
+	lo = int64(i) * s.Chunk
+	return lo, min(lo+s.Chunk, s.Size)
+}
+
+func (s *segState) complete(i int) bool {
+	lo, hi := s.bounds(i)
+	return lo+s.Got[i] >= hi
+}
+
 // prefix is where the contiguous bytes from the start end.
 func (s *segState) prefix() int64 {
 	for i, g := range s.Got {
-		lo, hi := int64(i)*s.Chunk, min(int64(i+1)*s.Chunk, s.Size)
-		if lo+g < hi {
+		if lo, hi := s.bounds(i); lo+g < hi {
 			return lo + g
 		}
 	}
@@ -103,35 +113,24 @@ func (s *segState) have() int64 {
 }
 
 type segFetch struct {
-	c     *Client
-	req   FetchRequest
-	f     *os.File
-	tr    Tracker
-	size  int64
-	chunk int64
+	c   *Client
+	req FetchRequest
+	f   *os.File
+	tr  Tracker
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	got     []int64 // bytes received per chunk of the grid
-	order   []int   // the order chunks are handed out in (a zip's tail first)
-	next    int     // next position in order
-	tail    int     // first chunk of the tail asked for first; len(got) when none
+	mu   sync.Mutex
+	cond *sync.Cond
+	// segState is the grid and the bytes received per chunk of it (Got), as saved.
+	segState
+	order   []int // the order chunks are handed out in (a zip's tail first)
+	next    int   // next position in order
+	tail    int   // first chunk of the tail asked for first; len(Got) when none
 	err     error
 	fetched int64
 	resumes int
 	workers int
 	speeds  map[int]float64 // latest bytes/s per worker
 	saved   time.Time
-}
-
-func (s *segFetch) chunkBounds(i int) (int64, int64) {
-	lo := int64(i) * s.chunk
-	return lo, min(lo+s.chunk, s.size)
-}
-
-func (s *segFetch) complete(i int) bool {
-	lo, hi := s.chunkBounds(i)
-	return lo+s.got[i] >= hi
 }
 
 func (s *segFetch) fail(err error) {
@@ -141,17 +140,6 @@ func (s *segFetch) fail(err error) {
 	}
 	s.mu.Unlock()
 	s.cond.Broadcast()
-}
-
-// watermark is the end of the contiguous prefix received.
-func (s *segFetch) watermark() int64 {
-	for i, g := range s.got {
-		lo, hi := s.chunkBounds(i)
-		if lo+g < hi {
-			return lo + g
-		}
-	}
-	return s.size
 }
 
 // take hands out the next chunk not yet started and not already complete.
@@ -181,19 +169,19 @@ func (s *segFetch) pending() int {
 
 // tailDone reports whether every chunk of the tail has arrived.
 func (s *segFetch) tailDone() bool {
-	for i := s.tail; i < len(s.got); i++ {
+	for i := s.tail; i < len(s.Got); i++ {
 		if !s.complete(i) {
 			return false
 		}
 	}
-	return s.tail < len(s.got)
+	return s.tail < len(s.Got)
 }
 
 // save records which chunks have arrived; the caller holds s.mu. A failure to write it costs a
 // refetch of those chunks after a crash, nothing more.
 func (s *segFetch) save() {
 	s.saved = time.Now()
-	data, _ := json.Marshal(segState{Size: s.size, Chunk: s.chunk, Got: s.got})
+	data, _ := json.Marshal(s.segState)
 	tmp := segStatePath(s.req.Partial) + ".tmp"
 	if os.WriteFile(tmp, data, 0o644) == nil {
 		os.Rename(tmp, segStatePath(s.req.Partial))
@@ -216,58 +204,54 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	if first.StatusCode != http.StatusPartialContent {
-		first.Body.Close()
-		return 0, 0, 0, errNoRanges
-	}
 	start, total, err := parseContentRange(first.Header.Get("Content-Range"))
 	switch {
+	case first.StatusCode != http.StatusPartialContent:
+		err = errNoRanges
 	case err != nil:
-		first.Body.Close()
-		return 0, 0, 0, &RangeError{URL: req.URL, Detail: err.Error()}
+		err = &RangeError{URL: req.URL, Detail: err.Error()}
 	case start != have:
-		first.Body.Close()
-		return 0, 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", have, start)}
+		err = &RangeError{URL: req.URL, Detail: fmt.Sprintf("asked for bytes from %d, Content-Range starts at %d", have, start)}
 	case total < 0:
-		first.Body.Close()
-		return 0, 0, 0, errNoRanges
+		err = errNoRanges
 	case req.Size > 0 && total != req.Size:
-		first.Body.Close()
-		return 0, 0, 0, &SizeError{URL: req.URL, Declared: req.Size, Actual: total}
+		err = &SizeError{URL: req.URL, Declared: req.Size, Actual: total}
 	case total > limit:
-		first.Body.Close()
-		return 0, 0, 0, &TooLargeError{URL: req.URL, Max: limit}
+		err = &TooLargeError{URL: req.URL, Max: limit}
 	case pre != nil && pre.Size > 0 && pre.Size != total:
+		err = &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
+	}
+	if err != nil {
 		first.Body.Close()
-		return 0, 0, 0, &RangeError{URL: req.URL, Detail: fmt.Sprintf("the file is %d bytes now, %d when the partial download began", total, pre.Size)}
+		return 0, 0, 0, err
 	}
 
 	SetTotal(tr, total)
-	s := &segFetch{c: c, req: req, f: f, tr: tr, size: total, chunk: chunk, speeds: map[int]float64{}}
+	s := &segFetch{c: c, req: req, f: f, tr: tr, speeds: map[int]float64{},
+		segState: segState{Size: total, Chunk: chunk, Got: make([]int64, (total+chunk-1)/chunk)}}
 	s.cond = sync.NewCond(&s.mu)
-	s.got = make([]int64, (total+chunk-1)/chunk)
-	for i := range s.got {
-		lo, hi := s.chunkBounds(i)
+	for i := range s.Got {
+		lo, hi := s.bounds(i)
 		switch {
 		case i < k0:
-			s.got[i] = hi - lo
+			s.Got[i] = hi - lo
 		case i == k0:
-			s.got[i] = have - lo
+			s.Got[i] = have - lo
 		case pre != nil && i < len(pre.Got):
-			s.got[i] = pre.Got[i]
+			s.Got[i] = pre.Got[i]
 		}
 	}
-	if k0 >= len(s.got) {
+	if k0 >= len(s.Got) {
 		first.Body.Close()
 		return 0, total, 0, nil
 	}
 	// Chunk k0 is under way; a requested tail goes next, then the rest in order.
-	s.tail = len(s.got)
-	if req.Tail > 0 && len(s.got)-k0 > 2 && total-req.Tail > int64(k0+1)*chunk {
+	s.tail = len(s.Got)
+	if req.Tail > 0 && len(s.Got)-k0 > 2 && total-req.Tail > int64(k0+1)*chunk {
 		s.tail = max(k0+1, int((total-req.Tail)/chunk))
 	}
 	s.order = []int{k0}
-	for i := s.tail; i < len(s.got); i++ {
+	for i := s.tail; i < len(s.Got); i++ {
 		s.order = append(s.order, i)
 	}
 	for i := k0 + 1; i < s.tail; i++ {
@@ -352,10 +336,10 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 	tailIn := total
 	for pos < total {
 		s.mu.Lock()
-		for s.err == nil && s.watermark() <= pos && (tailIn < total || !s.tailDone()) {
+		for s.err == nil && s.prefix() <= pos && (tailIn < total || !s.tailDone()) {
 			s.cond.Wait()
 		}
-		wm, werr, tail := s.watermark(), s.err, s.tailDone()
+		wm, werr, tail := s.prefix(), s.err, s.tailDone()
 		if time.Since(s.saved) >= segSaveEvery {
 			s.save()
 		}
@@ -365,7 +349,7 @@ func (c *Client) fetchSegmented(ctx context.Context, req FetchRequest, f *os.Fil
 			break
 		}
 		if tail && tailIn == total {
-			tailIn, _ = s.chunkBounds(s.tail)
+			tailIn, _ = s.bounds(s.tail)
 			if req.OnData != nil {
 				req.OnData(pos, tailIn, total)
 			}
@@ -426,12 +410,12 @@ func (s *segFetch) work(ctx context.Context, id int) {
 // chunkLoop fetches chunk i, resuming after a broken body or a stall, on resp when one is open
 // already. A failure it cannot get past fails the whole fetch.
 func (s *segFetch) chunkLoop(ctx context.Context, id, i int, resp *http.Response) {
-	lo, hi := s.chunkBounds(i)
+	lo, hi := s.bounds(i)
 	var tries retries
 	speed := s.c.newSpeedCheck(s.req.URL) // across the chunk's resumes
 	for {
 		s.mu.Lock()
-		got, ferr := s.got[i], s.err
+		got, ferr := s.Got[i], s.err
 		s.mu.Unlock()
 		if ferr != nil || lo+got >= hi {
 			if resp != nil {
@@ -480,8 +464,8 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 		return 0, statusError(resp)
 	}
 	start, total, err := parseContentRange(resp.Header.Get("Content-Range"))
-	if err != nil || start != from || total != s.size {
-		return 0, &RangeError{URL: s.req.URL, Detail: fmt.Sprintf("asked for bytes %d-%d of %d, got Content-Range %q", from, hi-1, s.size, resp.Header.Get("Content-Range"))}
+	if err != nil || start != from || total != s.Size {
+		return 0, &RangeError{URL: s.req.URL, Detail: fmt.Sprintf("asked for bytes %d-%d of %d, got Content-Range %q", from, hi-1, s.Size, resp.Header.Get("Content-Range"))}
 	}
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
 		return 0, &RangeError{URL: s.req.URL, Detail: "server applied Content-Encoding " + enc + " that was not asked for"}
@@ -489,8 +473,9 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	idle := s.c.cfg.IdleTimeout
-	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled); resp.Body.Close() })
+	timer := time.AfterFunc(idle, func() { cancel(failure.ErrStalled) })
 	defer timer.Stop()
+	// The response came with ctx: a stall (or ctx's end) ends the read by closing the body.
 	stopClose := context.AfterFunc(rctx, func() { resp.Body.Close() })
 	defer stopClose()
 	body := &idleReader{r: io.LimitReader(resp.Body, hi-from), timer: timer, idle: idle}
@@ -508,7 +493,7 @@ func (s *segFetch) copyChunk(ctx context.Context, id, i int, from, hi int64, res
 			off += int64(n)
 			s.tr.Add(int64(n))
 			s.mu.Lock()
-			s.got[i] += int64(n)
+			s.Got[i] += int64(n)
 			s.fetched += int64(n)
 			if el := time.Since(began).Seconds(); el > 0.05 {
 				s.speeds[id] = float64(off-from) / el

@@ -143,7 +143,7 @@ func (o Official) StaticIndexURL() string { return o.Base + "index.json" }
 func (o Official) FileURL(filename string) string { return o.Base + filename }
 
 // IndexCache keeps fetched indexes for a short time, so that `list --remote` and a following
-// install fetch the index once (internal/layout keeps them on disk). Nil keeps nothing.
+// install fetch the index once (internal/layout keeps them on disk).
 type IndexCache interface {
 	Get(url string) ([]byte, bool)
 	Put(url string, body []byte)
@@ -153,9 +153,6 @@ type IndexCache interface {
 // static index.json of a mirror tree.
 func (o Official) FetchIndex(ctx context.Context, c *download.Client, cache IndexCache) ([]Release, error) {
 	for _, u := range []string{o.IndexURL(), o.StaticIndexURL()} {
-		if cache == nil {
-			break
-		}
 		if body, ok := cache.Get(u); ok {
 			if rs, err := ParseIndex(body); err == nil {
 				return rs, nil
@@ -167,9 +164,7 @@ func (o Official) FetchIndex(ctx context.Context, c *download.Client, cache Inde
 	if err == nil {
 		rs, err = ParseIndex(body)
 		if err == nil {
-			if cache != nil {
-				cache.Put(o.IndexURL(), body)
-			}
+			cache.Put(o.IndexURL(), body)
 			return rs, nil
 		}
 	}
@@ -189,8 +184,6 @@ func (o Official) FetchIndex(ctx context.Context, c *download.Client, cache Inde
 	if err2 != nil {
 		return nil, fmt.Errorf("%s: %w", o.StaticIndexURL(), err2)
 	}
-	if cache != nil {
-		cache.Put(o.StaticIndexURL(), body)
-	}
+	cache.Put(o.StaticIndexURL(), body)
 	return rs, nil
 }

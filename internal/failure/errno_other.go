@@ -35,12 +35,3 @@ func isInUse(err error) bool { return is(err, syscall.ETXTBSY, syscall.EBUSY) }
 // isAccessDenied is false: a Unix refusal is a permission (fs.ErrPermission), never a file in
 // use.
 func isAccessDenied(error) bool { return false }
-
-func is(err error, codes ...syscall.Errno) bool {
-	for _, c := range codes {
-		if errors.Is(err, c) {
-			return true
-		}
-	}
-	return false
-}

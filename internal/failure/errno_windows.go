@@ -1,10 +1,6 @@
 package failure
 
-import (
-	"errors"
-
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // Windows reports socket and disk failures with its own codes: syscall.ECONNREFUSED and
 // friends are invented constants there that no system call returns. Sockets fail with the
@@ -51,12 +47,3 @@ func isInUse(err error) bool {
 // isAccessDenied is the refusal Windows gives both for a missing permission and for a file in
 // use: the hint names both.
 func isAccessDenied(err error) bool { return is(err, windows.ERROR_ACCESS_DENIED) }
-
-func is(err error, codes ...windows.Errno) bool {
-	for _, c := range codes {
-		if errors.Is(err, c) {
-			return true
-		}
-	}
-	return false
-}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -374,6 +375,17 @@ func classifyCert(err error) Class {
 func IsTLSRecordError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && (op.Op == "local error" || op.Op == "remote error")
+}
+
+// is reports whether err is one of codes (windows.Errno is syscall.Errno: one helper serves
+// both systems' codes).
+func is(err error, codes ...syscall.Errno) bool {
+	for _, c := range codes {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTimeout(err error) bool {

@@ -88,7 +88,7 @@ type Options struct {
 	Accept func(status int) bool
 }
 
-// ProbeURL probes rawURL stage by stage. It never returns nil; failures are in the result.
+// URL probes rawURL stage by stage. It never returns nil; failures are in the result.
 func URL(ctx context.Context, c *download.Client, rawURL string, o Options) *Result {
 	if o.StageTimeout <= 0 {
 		o.StageTimeout = 3 * time.Second
@@ -153,8 +153,6 @@ func URL(ctx context.Context, c *download.Client, rawURL string, o Options) *Res
 		addrs, err := c.LookupHost(ctx, host, port)
 		if err != nil {
 			pr.fail("dns", time.Since(t), direct(err))
-			// The generic hint's placeholders, for a failure that did not name the host.
-			pr.Error.Hint = strings.NewReplacer("HOST:443", host+":"+port, "HOST", host).Replace(pr.Error.Hint)
 			return pr
 		}
 		detail := strings.Join(addrs, ", ")
@@ -286,20 +284,17 @@ func handshake(ctx context.Context, conn net.Conn, host string, c *download.Clie
 	}
 	st := tc.ConnectionState()
 	info := tlsInfo(&st)
+	if o.Public {
+		info.InspectedBy = inspectedBy(st.PeerCertificates, host)
+	}
 	opts := x509.VerifyOptions{DNSName: host, Roots: c.Roots(), Intermediates: x509.NewCertPool()}
 	for _, ic := range st.PeerCertificates[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
 	if _, err := st.PeerCertificates[0].Verify(opts); err != nil {
-		if o.Public {
-			info.InspectedBy = inspectedBy(st.PeerCertificates, host)
-		}
 		return info, &tls.CertificateVerificationError{UnverifiedCertificates: st.PeerCertificates, Err: err}, nil
 	}
 	info.Verified = true
-	if o.Public {
-		info.InspectedBy = inspectedBy(st.PeerCertificates, host)
-	}
 	return info, nil, nil
 }
 
@@ -381,18 +376,11 @@ func inspectedBy(chain []*x509.Certificate, host string) string {
 	for _, ic := range chain[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
-	if _, err := chain[0].Verify(opts); err == nil {
-		return ""
-	}
 	var ua x509.UnknownAuthorityError
 	if _, err := chain[0].Verify(opts); !errors.As(err, &ua) {
-		return ""
+		return "" // verified, or refused for another reason than its issuer
 	}
-	top := chain[len(chain)-1]
-	if top.Issuer.CommonName != "" {
-		return top.Issuer.CommonName
-	}
-	return top.Issuer.String()
+	return failure.Issuer(chain)
 }
 
 // explainCert sharpens the hint of a certificate failure on a public site: its certificate
