@@ -71,7 +71,9 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 	if o.Tar {
 		dir = o.Out + ".parts"
 	}
-	db, _, err := in.sumdbRemote(ctx)
+	// One remote for the whole sync: the base it finds (a proxy's /sumdb/, or the database
+	// itself) is kept, not looked for again for every release.
+	db, remote, err := in.sumdbRemote(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,7 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 	var firstErr error
 	for _, v := range versions {
 		for _, p := range o.Platforms {
-			e, missing, err := r.syncRelease(ctx, w, db, o, v, p, rep)
+			e, missing, err := r.syncRelease(ctx, w, db, remote, o, v, p, rep)
 			for _, m := range missing {
 				in.logf("%s %s: %s", v, p, m)
 				rep.Missing = append(rep.Missing, v+" "+p.String()+": "+m)
@@ -210,11 +212,7 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 // prove looks module up with a fresh, in-memory checksum-database client whose every remote
 // read is kept in the tree: exactly what the same fresh client needs later, offline, to prove
 // the record.
-func (r *run) prove(ctx context.Context, w *offline.Writer, module string) (string, error) {
-	db, remote, err := r.in.sumdbRemote(ctx)
-	if err != nil {
-		return "", err
-	}
+func (r *run) prove(ctx context.Context, w *offline.Writer, db verify.DB, remote verify.Remote, module string) (string, error) {
 	var mu sync.Mutex
 	reads := map[string][]byte{}
 	fresh := verify.NewSumDB(db, func(ctx context.Context, path string) ([]byte, error) {
@@ -241,7 +239,7 @@ func (r *run) prove(ctx context.Context, w *offline.Writer, module string) (stri
 // syncRelease brings one release for one platform into the tree: whatever the sources that
 // answer can give, each part verified. missing says what the entry lacks and why; err is a
 // release that could not be added at all, or a failure that ends the sync (an attack, the disk).
-func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (e offline.Entry, missing []string, err error) {
+func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, remote verify.Remote, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (e offline.Entry, missing []string, err error) {
 	module := p.ToolchainVersion(v)
 	e = offline.Entry{Version: v, Platform: p.String(), Module: module}
 	record := offline.SumDBPath(db.Name, "/lookup/"+verify.ToolchainModule+"@"+module)
@@ -250,7 +248,7 @@ func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, 
 	if hadPrev && prev.H1 != "" && w.Have(prev.Record) {
 		e.H1, e.Record = prev.H1, prev.Record
 		rep.Reused++
-	} else if h1, err := r.prove(ctx, w, module); err == nil {
+	} else if h1, err := r.prove(ctx, w, db, remote, module); err == nil {
 		e.H1, e.Record = h1, record
 	} else if final(err) || ctx.Err() != nil {
 		return e, nil, err
