@@ -261,6 +261,20 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 	return "", &NoSourceError{What: "the list of releases to resolve " + spec.String(), Attempts: r.rep.Attempts}
 }
 
+// firstVersions is the release list of the first index that answers, in index order.
+func (r *run) firstVersions(ctx context.Context) (*Source, []mirror.Version, error) {
+	for _, s := range r.srcs.indexOrder() {
+		vs, err := r.versions(ctx, s)
+		if final(err) {
+			return nil, nil, err
+		}
+		if err == nil && len(vs) > 0 {
+			return s, vs, nil
+		}
+	}
+	return nil, nil, &NoSourceError{What: "the list of releases", Attempts: r.rep.Attempts}
+}
+
 // versions returns the releases s lists for the platform; an error when s has no index or it
 // could not be read (the failure is recorded).
 func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, error) {

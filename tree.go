@@ -161,8 +161,6 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 			out = append(out, v)
 		}
 	}
-	var list []mirror.Version
-	listed := false
 	for _, raw := range specs {
 		spec, err := mirror.ParseSpec(raw)
 		if err != nil {
@@ -183,17 +181,9 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 		if err != nil || since.Kind == mirror.Latest {
 			return nil, fmt.Errorf("invalid --since %q: want 1.N", o.Since)
 		}
-		for _, s := range r.srcs.indexOrder() {
-			var err error
-			if list, err = r.versions(ctx, s); final(err) {
-				return nil, err
-			} else if err == nil && len(list) > 0 {
-				listed = true
-				break
-			}
-		}
-		if !listed {
-			return nil, &NoSourceError{What: "the list of releases", Attempts: r.rep.Attempts}
+		_, list, err := r.firstVersions(ctx)
+		if err != nil {
+			return nil, err
 		}
 		var vs []string
 		for _, v := range list {
