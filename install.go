@@ -165,6 +165,7 @@ type run struct {
 	dead map[*Source]bool
 
 	indexes map[*Source][]mirror.Release
+	lists   map[*Source][]mirror.Version // a proxy's list, fetched once
 	trees   map[*Source]*offline.Tree
 
 	// The probes still running when the race was decided, and their channel.
@@ -179,7 +180,7 @@ type run struct {
 
 func newRun(ctx context.Context, in *Installer, rep *Report, srcs *Sources) *run {
 	return &run{ctx: ctx, in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
-		indexes: map[*Source][]mirror.Release{}, trees: map[*Source]*offline.Tree{}, h1: map[string]*h1Lookup{}}
+		indexes: map[*Source][]mirror.Release{}, lists: map[*Source][]mirror.Version{}, trees: map[*Source]*offline.Tree{}, h1: map[string]*h1Lookup{}}
 }
 
 // close closes the bundles the run opened: Windows keeps an open file from being removed.
@@ -305,8 +306,12 @@ func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, error)
 	return nil, errDead
 }
 
-// proxyVersions lists the Go versions a GOPROXY source offers for the platform.
+// proxyVersions lists the Go versions a GOPROXY source offers for the platform, fetching its
+// list once per run (a tree of several specs resolves each against it).
 func (r *run) proxyVersions(ctx context.Context, s *Source) ([]mirror.Version, error) {
+	if vs, ok := r.lists[s]; ok {
+		return vs, nil
+	}
 	if r.isDead(s) {
 		return nil, errDead
 	}
@@ -325,6 +330,7 @@ func (r *run) proxyVersions(ctx context.Context, s *Source) ([]mirror.Version, e
 		r.dead[s] = true
 		return nil, &recorded{err}
 	}
+	r.lists[s] = vs
 	return vs, nil
 }
 
