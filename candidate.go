@@ -230,15 +230,8 @@ func (r *run) cachedCandidate(s *Source, v string) (*candidate, error) {
 func (in *Installer) cachedVersions() []mirror.Version {
 	seen := map[string]bool{}
 	var out []mirror.Version
-	p := in.opts.Platform
 	for _, name := range in.cache.Downloads() {
-		v, ok := strings.CutSuffix(name, "."+p.OS+"-"+p.OfficialArch()+p.Ext())
-		if !ok {
-			if mv, ok2 := strings.CutPrefix(strings.TrimSuffix(name, ".zip"), "golang.org-toolchain@"); ok2 {
-				v, ok = p.GoVersionFromToolchain(mv)
-			}
-		}
-		if ok && mirror.IsRelease(v) && !seen[v] {
+		if v, platform := releaseOf(name); platform == in.opts.Platform.String() && !seen[v] {
 			seen[v] = true
 			out = append(out, mirror.Version{Version: v, Stable: mirror.IsStable(v)})
 		}
