@@ -193,17 +193,25 @@ func (r *run) close() {
 // fail records a failed attempt at s. Failures that mean the source cannot be reached mark it
 // dead for the rest of the run.
 func (r *run) fail(s *Source, url, stage string, start time.Time, err error) {
-	p := failure.Explain(err)
-	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(s.URL), Kind: string(s.Kind), URL: failure.Redact(url),
-		Stage: stage, Error: p, DurationMS: time.Since(start).Milliseconds()})
-	if p.Class != failure.NotFound {
+	if r.failed(s.Kind, s.URL, url, stage, start, err).Class != failure.NotFound {
 		r.dead[s] = true
 	}
-	r.in.logf("%s: %s failed: %s: %s", s, stage, p.Class, firstLine(p.Message))
 }
 
-func (r *run) succeed(s *Source, url string, start time.Time, resumes int) {
-	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(s.URL), Kind: string(s.Kind), URL: failure.Redact(url),
+// failed adds a failed attempt at src, a source of kind k (or one proxy of a list), to the
+// report and the log.
+func (r *run) failed(k Kind, src, url, stage string, start time.Time, err error) *failure.Problem {
+	p := failure.Explain(err)
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(src), Kind: string(k), URL: failure.Redact(url),
+		Stage: stage, Error: p, DurationMS: time.Since(start).Milliseconds()})
+	r.in.logf("%s %s: %s failed: %s: %s", k, failure.Redact(src), stage, p.Class, firstLine(p.Message))
+	return p
+}
+
+// succeed adds the attempt at src, a source of kind k (or the proxy of a list that served),
+// that installed.
+func (r *run) succeed(k Kind, src, url string, start time.Time, resumes int) {
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(src), Kind: string(k), URL: failure.Redact(url),
 		Stage: "install", DurationMS: time.Since(start).Milliseconds(), Resumes: resumes})
 }
 
@@ -387,7 +395,7 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 		r.fail(s, c.url, stageOf(err), start, err)
 		return nil, err
 	}
-	r.succeed(s, c.url, start, st.resumes)
+	r.succeed(s.Kind, s.URL, c.url, start, st.resumes)
 	return st, nil
 }
 
@@ -409,10 +417,7 @@ func (r *run) tryProxy(ctx context.Context, s *Source, v string, start time.Time
 			st, err = r.fetch(ctx, c)
 		}
 		if err != nil {
-			p := failure.Explain(err)
-			r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(base), Kind: string(s.Kind), URL: failure.Redact(c.url),
-				Stage: stageOf(err), Error: p, DurationMS: time.Since(at).Milliseconds()})
-			r.in.logf("proxy %s: %s failed: %s: %s", failure.Redact(base), stageOf(err), p.Class, firstLine(p.Message))
+			r.failed(s.Kind, base, c.url, stageOf(err), at, err)
 			return err
 		}
 		served = base
@@ -427,8 +432,7 @@ func (r *run) tryProxy(ctx context.Context, s *Source, v string, start time.Time
 		}
 		return nil, err
 	}
-	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(served), Kind: string(s.Kind), URL: failure.Redact(c.url),
-		Stage: "install", DurationMS: time.Since(start).Milliseconds(), Resumes: st.resumes})
+	r.succeed(s.Kind, served, c.url, start, st.resumes)
 	return st, nil
 }
 

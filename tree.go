@@ -348,7 +348,7 @@ func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp string, wa
 			}, rep)
 		})
 		if err == nil {
-			r.succeed(s, url, start, 0)
+			r.succeed(s.Kind, s.URL, url, start, 0)
 			return nil
 		}
 		r.fail(s, url, stageOf(err), start, err)
@@ -398,7 +398,7 @@ func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap string
 			return err
 		}, rep)
 		if err == nil {
-			r.succeed(s, url, start, 0)
+			r.succeed(s.Kind, s.URL, url, start, 0)
 			return official, nil
 		}
 		r.fail(s, url, stageOf(err), start, err)
