@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
 	"github.com/gostrap/gostrap/mirror"
 )
 
@@ -217,7 +218,7 @@ func (in *Installer) removeEntry(e CacheEntry, dryRun bool) error {
 		paths = []string{e.Path, e.Path + ".seg"}
 	}
 	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := layout.RemoveAll(p); err != nil {
 			return &failure.DiskError{Op: "remove", Path: p, Err: err}
 		}
 	}
@@ -239,7 +240,7 @@ func (in *Installer) removeIndexes(cutoff time.Time, dryRun bool) (int64, error)
 			continue
 		}
 		if !dryRun {
-			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := layout.RemoveAll(filepath.Join(dir, de.Name())); err != nil {
 				return freed, &failure.DiskError{Op: "remove", Path: filepath.Join(dir, de.Name()), Err: err}
 			}
 		}
