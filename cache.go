@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gostrap/gostrap/internal/failure"
+	"github.com/gostrap/gostrap/internal/layout"
 	"github.com/gostrap/gostrap/mirror"
 )
 
@@ -85,6 +86,18 @@ type PruneResult struct {
 // CachePrune removes what o says from the download cache. The checksum database's state and
 // the rollback floor are never removed: they are what protects later installs.
 func (in *Installer) CachePrune(o PruneOptions) (*PruneResult, error) {
+	return in.prune(o, time.Now().Add(-in.opts.IndexTTL))
+}
+
+// CacheClean removes every download and fetched index, installed toolchains' downloads too,
+// but not a partial download being written, the checksum database's state or the rollback
+// floor: a prune that keeps nothing else.
+func (in *Installer) CacheClean(dryRun bool) (*PruneResult, error) {
+	return in.prune(PruneOptions{Installed: true, DryRun: dryRun}, time.Now().Add(time.Minute))
+}
+
+// prune removes the downloads o does not keep and the indexes last written before indexCutoff.
+func (in *Installer) prune(o PruneOptions, indexCutoff time.Time) (*PruneResult, error) {
 	entries, err := in.cacheEntries()
 	if err != nil {
 		return nil, err
@@ -115,33 +128,7 @@ func (in *Installer) CachePrune(o PruneOptions) (*PruneResult, error) {
 		res.Removed = append(res.Removed, e)
 		res.FreedBytes += e.Size
 	}
-	freed, err := in.removeIndexes(now.Add(-in.opts.IndexTTL), o.DryRun)
-	res.FreedBytes += freed
-	return res, err
-}
-
-// CacheClean removes every download and fetched index, installed toolchains' downloads too,
-// but not a partial download being written, the checksum database's state or the rollback
-// floor.
-func (in *Installer) CacheClean(dryRun bool) (*PruneResult, error) {
-	entries, err := in.cacheEntries()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	res := &PruneResult{Removed: []CacheEntry{}, Kept: []CacheEntry{}, DryRun: dryRun}
-	for _, e := range entries {
-		if e.Partial && now.Sub(e.Time) < activeWindow {
-			res.Kept = append(res.Kept, e)
-			continue
-		}
-		if err := in.removeEntry(e, dryRun); err != nil {
-			return res, err
-		}
-		res.Removed = append(res.Removed, e)
-		res.FreedBytes += e.Size
-	}
-	freed, err := in.removeIndexes(now.Add(time.Minute), dryRun)
+	freed, err := in.removeIndexes(indexCutoff, o.DryRun)
 	res.FreedBytes += freed
 	return res, err
 }
@@ -231,7 +218,7 @@ func (in *Installer) removeEntry(e CacheEntry, dryRun bool) error {
 		paths = []string{e.Path, e.Path + ".seg"}
 	}
 	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := layout.RemoveAll(p); err != nil {
 			return &failure.DiskError{Op: "remove", Path: p, Err: err}
 		}
 	}
@@ -253,7 +240,7 @@ func (in *Installer) removeIndexes(cutoff time.Time, dryRun bool) (int64, error)
 			continue
 		}
 		if !dryRun {
-			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := layout.RemoveAll(filepath.Join(dir, de.Name())); err != nil {
 				return freed, &failure.DiskError{Op: "remove", Path: filepath.Join(dir, de.Name()), Err: err}
 			}
 		}

@@ -104,25 +104,27 @@ func (r *run) mirrorCandidate(ctx context.Context, s *Source, v string) (*candid
 	c.h1 = r.lookupH1(v)
 	c.ev.SumDB = c.h1.claim(ctx, forever)
 	var se *verify.SecurityError
-	if c.ev.SumDB.Err != nil && !errors.As(c.ev.SumDB.Err, &se) {
-		// The checksum database could not vouch either: now an official index that was slow to
-		// answer is worth waiting for.
-		if claim := r.officialClaim(ctx, v, name, true); claim != nil {
-			c.ev.Index, c.size = claim, claim.Size
-			return c, nil
-		}
+	if c.ev.SumDB.Err == nil || errors.As(c.ev.SumDB.Err, &se) {
+		return c, nil
 	}
-	if c.ev.SumDB.Err != nil && !errors.As(c.ev.SumDB.Err, &se) && r.in.opts.InsecureTrustMirror {
-		sum, err := r.in.client.Get(ctx, c.url+".sha256", 1024)
-		if err != nil {
-			return c, fmt.Errorf("--insecure-trust-mirror: the mirror's own %s.sha256 is not available either: %w", name, err)
-		}
-		fields := strings.Fields(string(sum))
-		if len(fields) == 0 || len(fields[0]) != 64 {
-			return c, fmt.Errorf("--insecure-trust-mirror: %s.sha256 holds no sha256", name)
-		}
-		c.ev.Mirror = &verify.MirrorClaim{SHA256: strings.ToLower(fields[0])}
+	// The checksum database could not vouch either: now an official index that was slow to
+	// answer is worth waiting for.
+	if claim := r.officialClaim(ctx, v, name, true); claim != nil {
+		c.ev.Index, c.size = claim, claim.Size
+		return c, nil
 	}
+	if !r.in.opts.InsecureTrustMirror {
+		return c, nil
+	}
+	sum, err := r.in.client.Get(ctx, c.url+".sha256", 1024)
+	if err != nil {
+		return c, fmt.Errorf("--insecure-trust-mirror: the mirror's own %s.sha256 is not available either: %w", name, err)
+	}
+	fields := strings.Fields(string(sum))
+	if len(fields) == 0 || len(fields[0]) != 64 {
+		return c, fmt.Errorf("--insecure-trust-mirror: %s.sha256 holds no sha256", name)
+	}
+	c.ev.Mirror = &verify.MirrorClaim{SHA256: strings.ToLower(fields[0])}
 	return c, nil
 }
 
@@ -230,15 +232,8 @@ func (r *run) cachedCandidate(s *Source, v string) (*candidate, error) {
 func (in *Installer) cachedVersions() []mirror.Version {
 	seen := map[string]bool{}
 	var out []mirror.Version
-	p := in.opts.Platform
 	for _, name := range in.cache.Downloads() {
-		v, ok := strings.CutSuffix(name, "."+p.OS+"-"+p.OfficialArch()+p.Ext())
-		if !ok {
-			if mv, ok2 := strings.CutPrefix(strings.TrimSuffix(name, ".zip"), "golang.org-toolchain@"); ok2 {
-				v, ok = p.GoVersionFromToolchain(mv)
-			}
-		}
-		if ok && mirror.IsRelease(v) && !seen[v] {
+		if v, platform := releaseOf(name); platform == in.opts.Platform.String() && !seen[v] {
 			seen[v] = true
 			out = append(out, mirror.Version{Version: v, Stable: mirror.IsStable(v)})
 		}

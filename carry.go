@@ -67,7 +67,7 @@ func (r *run) carryGostrap(ctx context.Context, w *offline.Writer, o TreeOptions
 	if err != nil {
 		return missing, &failure.DiskError{Op: "create", Path: w.Tmp(), Err: err}
 	}
-	defer os.RemoveAll(tmp)
+	defer layout.RemoveAll(tmp)
 
 	var bins map[dist.Platform]string // platform -> file in tmp or in the dist tree
 	var version string

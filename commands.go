@@ -68,28 +68,22 @@ func (in *Installer) ListRemote(ctx context.Context) (*RemoteList, error) {
 			installed[i.Version] = true
 		}
 	}
-	for _, s := range srcs.indexOrder() {
-		vs, err := r.versions(ctx, s)
-		if final(err) {
-			return nil, &InstallError{Report: rep, Err: err}
-		}
-		if err != nil || len(vs) == 0 {
-			continue
-		}
-		names := make([]string, 0, len(vs))
-		stable := map[string]bool{}
-		for _, v := range vs {
-			names = append(names, v.Version)
-			stable[v.Version] = v.Stable
-		}
-		mirror.SortVersions(names)
-		out := &RemoteList{Source: failure.Redact(s.URL), Kind: string(s.Kind), Attempts: rep.Attempts}
-		for i := len(names) - 1; i >= 0; i-- {
-			out.Releases = append(out.Releases, Remote{Version: names[i], Stable: stable[names[i]], Installed: installed[names[i]]})
-		}
-		return out, nil
+	s, vs, err := r.firstVersions(ctx)
+	if err != nil {
+		return nil, &InstallError{Report: rep, Err: err}
 	}
-	return nil, &InstallError{Report: rep, Err: &NoSourceError{What: "the list of releases", Attempts: rep.Attempts}}
+	names := make([]string, 0, len(vs))
+	stable := map[string]bool{}
+	for _, v := range vs {
+		names = append(names, v.Version)
+		stable[v.Version] = v.Stable
+	}
+	mirror.SortVersions(names)
+	out := &RemoteList{Source: failure.Redact(s.URL), Kind: string(s.Kind), Attempts: rep.Attempts}
+	for i := len(names) - 1; i >= 0; i-- {
+		out.Releases = append(out.Releases, Remote{Version: names[i], Stable: stable[names[i]], Installed: installed[names[i]]})
+	}
+	return out, nil
 }
 
 // Env is what a shell needs to use a toolchain.

@@ -33,12 +33,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // checksum database may vouch for its archives) or a bundle (its proofs are checked with
 // GOSUMDB's key) among the sources. Otherwise only the values given are checked.
 func (in *Installer) CheckConfig(ctx context.Context) error {
-	env := map[string]string{"GOPROXY": in.opts.GOPROXY, "GOSUMDB": in.opts.GOSUMDB}
-	for k, v := range env {
-		if v == "" {
-			env[k] = os.Getenv(k)
-		}
-	}
+	env := in.givenEnv()
 	if in.opts.Offline || slices.ContainsFunc(in.opts.Sources, func(k Kind) bool { return k != KindOfficial }) {
 		env = in.goEnv(ctx)
 	}

@@ -3,8 +3,8 @@ package gostrap
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,16 +46,10 @@ const KindSumDB = "sumdb"
 // Doctor probes every configured source, or the URLs given, and reports what works.
 func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, error) {
 	d := &Diagnosis{Config: in.settings(ctx)}
-	public := mirror.PublicHosts()
-	probeOne := func(u string, accept func(int) bool) *probe.Result {
-		pu, _ := url.Parse(u)
-		return probe.URL(ctx, in.client, u, probe.Options{StageTimeout: in.opts.ProbeTimeout,
-			Accept: accept, Public: pu != nil && public[pu.Hostname()]})
-	}
 	if len(urls) > 0 {
 		for _, u := range urls {
 			// Any HTTP answer shows the path works: a mirror's root need not be listed.
-			p := probeOne(u, func(st int) bool { return st < 500 })
+			p := in.probeURL(ctx, u, func(st int) bool { return st < 500 })
 			d.Sources = append(d.Sources, DiagnosedSource{Kind: "url", URL: failure.Redact(u), Probes: []*probe.Result{p}, OK: p.OK})
 			if p.OK {
 				d.CanServe = true
@@ -88,7 +82,7 @@ func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, err
 	if db, err := verify.ParseGOSUMDB(in.goEnv(ctx)["GOSUMDB"]); err == nil {
 		ds := DiagnosedSource{Kind: KindSumDB, URL: db.Name}
 		try := func(u string) *probe.Result {
-			p := probeOne(u, func(st int) bool { return st == http.StatusOK })
+			p := in.probeURL(ctx, u, func(st int) bool { return st == http.StatusOK })
 			ds.Probes = append(ds.Probes, p)
 			ds.OK = ds.OK || p.OK
 			return p
@@ -129,7 +123,7 @@ func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, err
 		case s.Kind == KindOfficial,
 			s.Kind == KindMirror && (ok[KindOfficial] || sumOK),
 			s.Kind == KindProxy && sumOK:
-			if !srcs.serves(s) {
+			if !slices.Contains(srcs.Order, s) { // an official site may only be a trust root
 				continue
 			}
 			d.CanServe = true
@@ -137,17 +131,6 @@ func (in *Installer) Doctor(ctx context.Context, urls []string) (*Diagnosis, err
 		}
 	}
 	return d, nil
-}
-
-// serves reports whether s serves bytes in this configuration (an official site may only be
-// a trust root under --sources).
-func (s *Sources) serves(src *Source) bool {
-	for _, o := range s.Order {
-		if o == src {
-			return true
-		}
-	}
-	return false
 }
 
 // settings lists the local configuration, nearest first: what decides where packets go before

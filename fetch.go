@@ -219,9 +219,6 @@ func extractionHook() func(int) {
 func (r *run) download(ctx context.Context, c *candidate, final, dir string, xo archive.Options) (x *archive.Extractor, res download.FetchResult, xerr, err error) {
 	in := r.in
 	req := download.FetchRequest{URL: c.url, Partial: final + ".partial", Size: c.size, Max: c.max, Label: c.cacheName}
-	if c.size == 0 {
-		req.Max = c.max
-	}
 	if rec, ok := in.cache.ReadRecord(c.cacheName); ok && (c.size == 0 || c.size == rec.Size) {
 		// A verified earlier download: replay it from disk (Fetch finds it complete), and let
 		// this candidate's evidence judge it again.

@@ -165,6 +165,7 @@ type run struct {
 	dead map[*Source]bool
 
 	indexes map[*Source][]mirror.Release
+	lists   map[*Source][]mirror.Version // a proxy's list, fetched once
 	trees   map[*Source]*offline.Tree
 
 	// The probes still running when the race was decided, and their channel.
@@ -179,7 +180,7 @@ type run struct {
 
 func newRun(ctx context.Context, in *Installer, rep *Report, srcs *Sources) *run {
 	return &run{ctx: ctx, in: in, rep: rep, srcs: srcs, dead: map[*Source]bool{},
-		indexes: map[*Source][]mirror.Release{}, trees: map[*Source]*offline.Tree{}, h1: map[string]*h1Lookup{}}
+		indexes: map[*Source][]mirror.Release{}, lists: map[*Source][]mirror.Version{}, trees: map[*Source]*offline.Tree{}, h1: map[string]*h1Lookup{}}
 }
 
 // close closes the bundles the run opened: Windows keeps an open file from being removed.
@@ -192,17 +193,25 @@ func (r *run) close() {
 // fail records a failed attempt at s. Failures that mean the source cannot be reached mark it
 // dead for the rest of the run.
 func (r *run) fail(s *Source, url, stage string, start time.Time, err error) {
-	p := failure.Explain(err)
-	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(s.URL), Kind: string(s.Kind), URL: failure.Redact(url),
-		Stage: stage, Error: p, DurationMS: time.Since(start).Milliseconds()})
-	if p.Class != failure.NotFound {
+	if r.failed(s.Kind, s.URL, url, stage, start, err).Class != failure.NotFound {
 		r.dead[s] = true
 	}
-	r.in.logf("%s: %s failed: %s: %s", s, stage, p.Class, firstLine(p.Message))
 }
 
-func (r *run) succeed(s *Source, url string, start time.Time, resumes int) {
-	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(s.URL), Kind: string(s.Kind), URL: failure.Redact(url),
+// failed adds a failed attempt at src, a source of kind k (or one proxy of a list), to the
+// report and the log.
+func (r *run) failed(k Kind, src, url, stage string, start time.Time, err error) *failure.Problem {
+	p := failure.Explain(err)
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(src), Kind: string(k), URL: failure.Redact(url),
+		Stage: stage, Error: p, DurationMS: time.Since(start).Milliseconds()})
+	r.in.logf("%s %s: %s failed: %s: %s", k, failure.Redact(src), stage, p.Class, firstLine(p.Message))
+	return p
+}
+
+// succeed adds the attempt at src, a source of kind k (or the proxy of a list that served),
+// that installed.
+func (r *run) succeed(k Kind, src, url string, start time.Time, resumes int) {
+	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(src), Kind: string(k), URL: failure.Redact(url),
 		Stage: "install", DurationMS: time.Since(start).Milliseconds(), Resumes: resumes})
 }
 
@@ -261,6 +270,20 @@ func (r *run) resolve(ctx context.Context, spec mirror.Spec) (string, error) {
 	return "", &NoSourceError{What: "the list of releases to resolve " + spec.String(), Attempts: r.rep.Attempts}
 }
 
+// firstVersions is the release list of the first index that answers, in index order.
+func (r *run) firstVersions(ctx context.Context) (*Source, []mirror.Version, error) {
+	for _, s := range r.srcs.indexOrder() {
+		vs, err := r.versions(ctx, s)
+		if final(err) {
+			return nil, nil, err
+		}
+		if err == nil && len(vs) > 0 {
+			return s, vs, nil
+		}
+	}
+	return nil, nil, &NoSourceError{What: "the list of releases", Attempts: r.rep.Attempts}
+}
+
 // versions returns the releases s lists for the platform; an error when s has no index or it
 // could not be read (the failure is recorded).
 func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, error) {
@@ -291,8 +314,12 @@ func (r *run) versions(ctx context.Context, s *Source) ([]mirror.Version, error)
 	return nil, errDead
 }
 
-// proxyVersions lists the Go versions a GOPROXY source offers for the platform.
+// proxyVersions lists the Go versions a GOPROXY source offers for the platform, fetching its
+// list once per run (a tree of several specs resolves each against it).
 func (r *run) proxyVersions(ctx context.Context, s *Source) ([]mirror.Version, error) {
+	if vs, ok := r.lists[s]; ok {
+		return vs, nil
+	}
 	if r.isDead(s) {
 		return nil, errDead
 	}
@@ -311,6 +338,7 @@ func (r *run) proxyVersions(ctx context.Context, s *Source) ([]mirror.Version, e
 		r.dead[s] = true
 		return nil, &recorded{err}
 	}
+	r.lists[s] = vs
 	return vs, nil
 }
 
@@ -367,7 +395,7 @@ func (r *run) try(ctx context.Context, s *Source, v string) (*staged, error) {
 		r.fail(s, c.url, stageOf(err), start, err)
 		return nil, err
 	}
-	r.succeed(s, c.url, start, st.resumes)
+	r.succeed(s.Kind, s.URL, c.url, start, st.resumes)
 	return st, nil
 }
 
@@ -389,10 +417,7 @@ func (r *run) tryProxy(ctx context.Context, s *Source, v string, start time.Time
 			st, err = r.fetch(ctx, c)
 		}
 		if err != nil {
-			p := failure.Explain(err)
-			r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(base), Kind: string(s.Kind), URL: failure.Redact(c.url),
-				Stage: stageOf(err), Error: p, DurationMS: time.Since(at).Milliseconds()})
-			r.in.logf("proxy %s: %s failed: %s: %s", failure.Redact(base), stageOf(err), p.Class, firstLine(p.Message))
+			r.failed(s.Kind, base, c.url, stageOf(err), at, err)
 			return err
 		}
 		served = base
@@ -407,8 +432,7 @@ func (r *run) tryProxy(ctx context.Context, s *Source, v string, start time.Time
 		}
 		return nil, err
 	}
-	r.rep.Attempts = append(r.rep.Attempts, Attempt{Source: failure.Redact(served), Kind: string(s.Kind), URL: failure.Redact(c.url),
-		Stage: "install", DurationMS: time.Since(start).Milliseconds(), Resumes: st.resumes})
+	r.succeed(s.Kind, served, c.url, start, st.resumes)
 	return st, nil
 }
 

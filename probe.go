@@ -80,7 +80,6 @@ func probeURLs(s *Source) ([]string, func(int) bool) {
 // each source's verdict on the channel as soon as it is known: the first of its URLs that
 // answers, or all of them failing. The channel has room for every verdict: nobody need wait.
 func (in *Installer) startProbes(ctx context.Context, srcs []*Source) <-chan *sourceProbe {
-	public := mirror.PublicHosts()
 	out := make(chan *sourceProbe, len(srcs))
 	for _, s := range srcs {
 		urls, accept := probeURLs(s)
@@ -90,11 +89,7 @@ func (in *Installer) startProbes(ctx context.Context, srcs []*Source) <-chan *so
 		}
 		results := make(chan *probe.Result, len(urls))
 		for _, u := range urls {
-			go func() {
-				pu, _ := url.Parse(u)
-				results <- probe.URL(ctx, in.client, u, probe.Options{
-					StageTimeout: in.opts.ProbeTimeout, Accept: accept, Public: pu != nil && public[pu.Hostname()]})
-			}()
+			go func() { results <- in.probeURL(ctx, u, accept) }()
 		}
 		go func() {
 			sp := &sourceProbe{src: s}
@@ -109,6 +104,14 @@ func (in *Installer) startProbes(ctx context.Context, srcs []*Source) <-chan *so
 		}()
 	}
 	return out
+}
+
+// probeURL probes u stage by stage, each stage within the probe timeout; accept says which
+// statuses mean it works. A public site's certificate from a private CA is named as inspection.
+func (in *Installer) probeURL(ctx context.Context, u string, accept func(int) bool) *probe.Result {
+	pu, _ := url.Parse(u)
+	return probe.URL(ctx, in.client, u, probe.Options{StageTimeout: in.opts.ProbeTimeout, Accept: accept,
+		Public: pu != nil && mirror.PublicHosts()[pu.Hostname()]})
 }
 
 // probeSources probes sources and waits for every verdict (doctor, which shows them all).

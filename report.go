@@ -106,13 +106,8 @@ func (r *Report) ExitCode() int {
 	if r.Error == nil {
 		return ExitOK
 	}
-	if r.Error.Class.Verification() {
+	if r.Error.Class.Verification() || r.suspect() {
 		return ExitVerification
-	}
-	for _, a := range r.Attempts {
-		if a.Error != nil && a.Error.Class.Verification() {
-			return ExitVerification
-		}
 	}
 	if r.Error.Class.Unreachable() {
 		return ExitNoSource

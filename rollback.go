@@ -40,37 +40,35 @@ func (in *Installer) checkRollback(spec mirror.Spec, v string, s *Source) error 
 
 // seen reads the rollback floor. A corrupt record is said, and rebuilt from the records of
 // the toolchains installed here: silently reading it as empty would switch the protection off.
+// The rebuilt floor holds for this run whether or not it can be saved.
 func (in *Installer) seen() layout.Seen {
 	sn, err := in.cache.ReadSeen()
 	if !errors.Is(err, layout.ErrSeenCorrupt) {
 		return sn
 	}
 	in.logf("warning: %v; rebuilding it from the toolchains installed in %s", err, in.opts.Dir)
-	if err := in.cache.UpdateSeen(func(sn *layout.Seen, readErr error) {
+	sn = in.rebuiltSeen()
+	if err := in.cache.UpdateSeen(func(saved *layout.Seen, readErr error) {
 		if readErr != nil {
-			*sn = layout.Seen{Lines: map[string]string{}}
-		}
-		for _, i := range in.installedHere() {
-			raise(sn, i)
+			*saved = sn
 		}
 	}); err != nil {
 		in.logf("warning: the rebuilt rollback record could not be saved: %v", err)
 	}
-	sn, _ = in.cache.ReadSeen()
 	return sn
 }
 
-// installedHere lists the stable releases installed for this machine's platform.
-func (in *Installer) installedHere() []string {
-	l := layout.Layout{Dir: in.opts.Dir, Platform: mirror.Host()}
-	list, _ := l.List()
-	var out []string
+// rebuiltSeen is the floor the stable releases installed here for this machine's platform
+// give, for a record that is corrupt.
+func (in *Installer) rebuiltSeen() layout.Seen {
+	sn := layout.Seen{Lines: map[string]string{}}
+	list, _ := layout.Layout{Dir: in.opts.Dir, Platform: mirror.Host()}.List()
 	for _, i := range list {
 		if i.Meta != nil && i.Meta.Verified.Method != "" {
-			out = append(out, i.Version)
+			raise(&sn, i.Version)
 		}
 	}
-	return out
+	return sn
 }
 
 // recordSeen raises the floor after a verified install of a stable release.
@@ -78,10 +76,7 @@ func (in *Installer) recordSeen(v string) {
 	err := in.cache.UpdateSeen(func(sn *layout.Seen, readErr error) {
 		if readErr != nil {
 			// Corrupt: start again from what is installed, this release included.
-			*sn = layout.Seen{Lines: map[string]string{}}
-			for _, i := range in.installedHere() {
-				raise(sn, i)
-			}
+			*sn = in.rebuiltSeen()
 		}
 		raise(sn, v)
 	})

@@ -174,12 +174,7 @@ func configured(user, catalogue []string) []configuredURL {
 // the environment: a GOPROXY given means the user said where modules come from.
 func (in *Installer) goEnv(ctx context.Context) map[string]string {
 	in.envOnce.Do(func() {
-		in.env = map[string]string{"GOPROXY": in.opts.GOPROXY, "GOSUMDB": in.opts.GOSUMDB}
-		for k, v := range in.env {
-			if e, ok := os.LookupEnv(k); v == "" && ok {
-				in.env[k] = e
-			}
-		}
+		in.env = in.givenEnv()
 		if in.env["GOPROXY"] != "" {
 			return
 		}
@@ -194,6 +189,17 @@ func (in *Installer) goEnv(ctx context.Context) map[string]string {
 		}
 	})
 	return in.env
+}
+
+// givenEnv is GOPROXY and GOSUMDB as the options, else the environment, give them.
+func (in *Installer) givenEnv() map[string]string {
+	env := map[string]string{"GOPROXY": in.opts.GOPROXY, "GOSUMDB": in.opts.GOSUMDB}
+	for k, v := range env {
+		if v == "" {
+			env[k] = os.Getenv(k)
+		}
+	}
+	return env
 }
 
 func (in *Installer) proxyList(ctx context.Context) (mirror.ProxyList, bool, error) {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gostrap/gostrap/internal/layout"
 	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/mirror"
 )
@@ -132,6 +133,32 @@ func withoutEnv(env []string, key string) []string {
 		out = append(out, e)
 	}
 	return out
+}
+
+// The cache lists a release by either of its download names: on Windows a module zip's name
+// also ends as the release archive's does (.windows-amd64.zip), and is still a module zip.
+func TestCachedVersions(t *testing.T) {
+	for _, p := range []mirror.Platform{{OS: "linux", Arch: "arm"}, {OS: "windows", Arch: "amd64"}} {
+		in := mustInstaller(t, Options{Dir: t.TempDir(), CacheDir: t.TempDir(), Platform: p})
+		for _, name := range []string{p.ArchiveName("go1.21.13"), "golang.org-toolchain@" + p.ToolchainVersion("go1.22.3") + ".zip"} {
+			partial := in.cache.Download(name) + ".partial"
+			os.MkdirAll(filepath.Dir(partial), 0o755)
+			if err := os.WriteFile(partial, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := in.cache.Keep(partial, name, layout.Record{Size: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		for _, v := range in.cachedVersions() {
+			got = append(got, v.Version)
+		}
+		mirror.SortVersions(got)
+		if strings.Join(got, " ") != "go1.21.13 go1.22.3" {
+			t.Errorf("%s: cached %q, want go1.21.13 and go1.22.3", p, got)
+		}
+	}
 }
 
 // With every online source down, a reinstall takes the offline branch without a flag: the

@@ -71,7 +71,9 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 	if o.Tar {
 		dir = o.Out + ".parts"
 	}
-	db, _, err := in.sumdbRemote(ctx)
+	// One remote for the whole sync: the base it finds (a proxy's /sumdb/, or the database
+	// itself) is kept, not looked for again for every release.
+	db, remote, err := in.sumdbRemote(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,7 @@ func (in *Installer) SyncTree(ctx context.Context, o TreeOptions) (*TreeReport, 
 	var firstErr error
 	for _, v := range versions {
 		for _, p := range o.Platforms {
-			e, missing, err := r.syncRelease(ctx, w, db, o, v, p, rep)
+			e, missing, err := r.syncRelease(ctx, w, db, remote, o, v, p, rep)
 			for _, m := range missing {
 				in.logf("%s %s: %s", v, p, m)
 				rep.Missing = append(rep.Missing, v+" "+p.String()+": "+m)
@@ -159,8 +161,6 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 			out = append(out, v)
 		}
 	}
-	var list []mirror.Version
-	listed := false
 	for _, raw := range specs {
 		spec, err := mirror.ParseSpec(raw)
 		if err != nil {
@@ -181,17 +181,9 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 		if err != nil || since.Kind == mirror.Latest {
 			return nil, fmt.Errorf("invalid --since %q: want 1.N", o.Since)
 		}
-		for _, s := range r.srcs.indexOrder() {
-			var err error
-			if list, err = r.versions(ctx, s); final(err) {
-				return nil, err
-			} else if err == nil && len(list) > 0 {
-				listed = true
-				break
-			}
-		}
-		if !listed {
-			return nil, &NoSourceError{What: "the list of releases", Attempts: r.rep.Attempts}
+		_, list, err := r.firstVersions(ctx)
+		if err != nil {
+			return nil, err
 		}
 		var vs []string
 		for _, v := range list {
@@ -210,11 +202,7 @@ func (r *run) treeVersions(ctx context.Context, o TreeOptions) ([]string, error)
 // prove looks module up with a fresh, in-memory checksum-database client whose every remote
 // read is kept in the tree: exactly what the same fresh client needs later, offline, to prove
 // the record.
-func (r *run) prove(ctx context.Context, w *offline.Writer, module string) (string, error) {
-	db, remote, err := r.in.sumdbRemote(ctx)
-	if err != nil {
-		return "", err
-	}
+func (r *run) prove(ctx context.Context, w *offline.Writer, db verify.DB, remote verify.Remote, module string) (string, error) {
 	var mu sync.Mutex
 	reads := map[string][]byte{}
 	fresh := verify.NewSumDB(db, func(ctx context.Context, path string) ([]byte, error) {
@@ -241,7 +229,7 @@ func (r *run) prove(ctx context.Context, w *offline.Writer, module string) (stri
 // syncRelease brings one release for one platform into the tree: whatever the sources that
 // answer can give, each part verified. missing says what the entry lacks and why; err is a
 // release that could not be added at all, or a failure that ends the sync (an attack, the disk).
-func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (e offline.Entry, missing []string, err error) {
+func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, remote verify.Remote, o TreeOptions, v string, p mirror.Platform, rep *TreeReport) (e offline.Entry, missing []string, err error) {
 	module := p.ToolchainVersion(v)
 	e = offline.Entry{Version: v, Platform: p.String(), Module: module}
 	record := offline.SumDBPath(db.Name, "/lookup/"+verify.ToolchainModule+"@"+module)
@@ -250,7 +238,7 @@ func (r *run) syncRelease(ctx context.Context, w *offline.Writer, db verify.DB, 
 	if hadPrev && prev.H1 != "" && w.Have(prev.Record) {
 		e.H1, e.Record = prev.H1, prev.Record
 		rep.Reused++
-	} else if h1, err := r.prove(ctx, w, module); err == nil {
+	} else if h1, err := r.prove(ctx, w, db, remote, module); err == nil {
 		e.H1, e.Record = h1, record
 	} else if final(err) || ctx.Err() != nil {
 		return e, nil, err
@@ -360,7 +348,7 @@ func (r *run) fetchTreeZip(ctx context.Context, w *offline.Writer, zp string, wa
 			}, rep)
 		})
 		if err == nil {
-			r.succeed(s, url, start, 0)
+			r.succeed(s.Kind, s.URL, url, start, 0)
 			return nil
 		}
 		r.fail(s, url, stageOf(err), start, err)
@@ -410,7 +398,7 @@ func (r *run) fetchTreeArchive(ctx context.Context, w *offline.Writer, ap string
 			return err
 		}, rep)
 		if err == nil {
-			r.succeed(s, url, start, 0)
+			r.succeed(s.Kind, s.URL, url, start, 0)
 			return official, nil
 		}
 		r.fail(s, url, stageOf(err), start, err)

@@ -98,7 +98,6 @@ var ErrOffline = errors.New("checksum database not in the local cache and --offl
 // so the tree head and tiles it verified are reused.
 type SumDB struct {
 	db     DB
-	remote Remote
 	client *sumdb.Client
 
 	// sem admits one lookup at a time: the sumdb client's operations carry no context, so
@@ -111,7 +110,7 @@ type SumDB struct {
 // keeps its verified state in store (a MemStore trusts nothing this machine saw before).
 func NewSumDB(db DB, remote Remote, store Store) *SumDB {
 	o := &ops{db: db, remote: remote, store: store}
-	return &SumDB{db: db, remote: remote, client: sumdb.NewClient(o), sem: make(chan struct{}, 1), ops: o}
+	return &SumDB{db: db, client: sumdb.NewClient(o), sem: make(chan struct{}, 1), ops: o}
 }
 
 // DB is the database this client trusts.
