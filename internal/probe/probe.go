@@ -153,6 +153,8 @@ func URL(ctx context.Context, c *download.Client, rawURL string, o Options) *Res
 		addrs, err := c.LookupHost(ctx, host, port)
 		if err != nil {
 			pr.fail("dns", time.Since(t), direct(err))
+			// The generic hint's placeholders, for a failure that did not name the host.
+			pr.Error.Hint = strings.NewReplacer("HOST:443", host+":"+port, "HOST", host).Replace(pr.Error.Hint)
 			return pr
 		}
 		detail := strings.Join(addrs, ", ")
