@@ -14,8 +14,9 @@ import (
 )
 
 // goVersionThrough runs the go command's own toolchain switch (GOTOOLCHAIN) with GOPROXY at
-// proxy and the test's checksum database, and checks the toolchain it ran.
-func goVersionThrough(t *testing.T, proxy, version string) {
+// proxy and the test's checksum database, and checks the toolchain it ran. It returns the
+// run's GOPATH.
+func goVersionThrough(t *testing.T, proxy, version string) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -31,6 +32,7 @@ func goVersionThrough(t *testing.T, proxy, version string) {
 	if err != nil || !strings.Contains(string(out), "go version "+version+" "+mirrortest.Host.String()) {
 		t.Fatalf("go version through %s: %v\n%s", proxy, err, out)
 	}
+	return filepath.Join(tmp, "gopath")
 }
 
 // Where only a module proxy is reachable, mirror sync makes a complete module proxy tree
