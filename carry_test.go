@@ -2,7 +2,6 @@ package gostrap
 
 import (
 	"bytes"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/gostrap/gostrap/internal/dist/dist"
 	"github.com/gostrap/gostrap/internal/dist/disttest"
 	"github.com/gostrap/gostrap/internal/mirrortest"
-	"github.com/gostrap/gostrap/offline"
 )
 
 // Go without Go (issue 15), with the real binaries: a dist-built gostrap makes a bundle, which
@@ -165,10 +163,9 @@ func TestInstallScriptWithoutGo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("mirror sync: %v\n%s", err, out)
 		}
-		srv := httptest.NewServer(offline.Handler(tree))
-		defer srv.Close()
+		url := disttest.Serve(t, tree)
 		dir := filepath.Join(t.TempDir(), "go")
-		script := "curl -fsSL " + srv.URL + "/install.sh | GOSTRAP_TREE=" + srv.URL + " dash -s -- 1.22.3 --dir " + dir
+		script := "curl -fsSL " + url + "/install.sh | GOSTRAP_TREE=" + url + " dash -s -- 1.22.3 --dir " + dir
 		start := time.Now()
 		out, err = run([]string{"dash", "-c", script}, clean(t.TempDir()))
 		if err != nil {

@@ -2,13 +2,13 @@ package gostrap
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gostrap/gostrap/internal/dist/disttest"
 	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/offline"
 )
@@ -65,14 +65,13 @@ func TestMirrorSyncProxyOnly(t *testing.T) {
 	}
 	s.Close() // nothing but the tree from here on
 
-	served := httptest.NewServer(offline.Handler(out))
-	defer served.Close()
-	po := proxyOnly(t, s, served.URL)
+	served := disttest.Serve(t, out)
+	po := proxyOnly(t, s, served)
 	irep, err := install(t, mustInstaller(t, po), "1.22.3")
 	if err != nil || irep.Verified.Method != "sumdb" {
 		t.Fatalf("gostrap through the served tree: %v %+v", err, irep.Verified)
 	}
-	goVersionThrough(t, served.URL, "go1.22.3")
+	goVersionThrough(t, served, "go1.22.3")
 	goVersionThrough(t, "file://"+filepath.ToSlash(out), "go1.22.3")
 }
 
@@ -101,10 +100,8 @@ func TestMirrorSyncWithoutTheChecksumDatabase(t *testing.T) {
 		t.Fatalf("index.json: %s", index)
 	}
 	s.Close()
-	served := httptest.NewServer(offline.Handler(out))
-	defer served.Close()
 	io := testOptions(t, s)
-	io.Official, io.GOPROXY = []string{served.URL + "/"}, "off"
+	io.Official, io.GOPROXY = []string{disttest.Serve(t, out) + "/"}, "off"
 	irep, err := install(t, mustInstaller(t, io), "1.22.3")
 	if err != nil || irep.Verified.Method != "sha256" {
 		t.Fatalf("install from the served tree: %v %+v", err, irep.Verified)
