@@ -2,7 +2,6 @@ package gostrap
 
 import (
 	"bytes"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/gostrap/gostrap/internal/dist/dist"
 	"github.com/gostrap/gostrap/internal/dist/disttest"
 	"github.com/gostrap/gostrap/internal/mirrortest"
-	"github.com/gostrap/gostrap/offline"
 )
 
 // Go without Go (issue 15), with the real binaries: a dist-built gostrap makes a bundle, which
@@ -37,11 +35,18 @@ func TestInstallScriptWithoutGo(t *testing.T) {
 	distDir, _ := disttest.Dist(t, host)
 	bin := filepath.Join(distDir, filepath.FromSlash(host.Path()))
 	tmp := t.TempDir()
-	modcache, _ := exec.Command("go", "env", "GOMODCACHE").Output()
 	// The fixture's proxy serves the toolchains; gostrap's dependencies, which it fetches to
 	// rebuild itself, come from this machine's module cache (a 404 falls through the ",").
-	goproxy := s.ProxyURL() + ",file://" + filepath.ToSlash(filepath.Join(strings.TrimSpace(string(modcache)), "cache", "download"))
-	env := procEnv(s, filepath.Join(tmp, "go"), filepath.Join(tmp, "cache"), "GOPROXY="+goproxy, "GOSTRAP_QUIET=")
+	goproxy := s.ProxyURL() + "," + disttest.Options(t).GOPROXY
+	// The rebuild compiles with this machine's build cache, as dist did: an empty one (HOME
+	// is a fresh directory) cost about 35 s of compiling the standard library, and the build
+	// from an empty cache giving the same bytes is internal/dist's TestReproducible.
+	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOCACHE: %v", err)
+	}
+	env := procEnv(s, filepath.Join(tmp, "go"), filepath.Join(tmp, "cache"), "GOPROXY="+goproxy, "GOSTRAP_QUIET=",
+		"GOCACHE="+strings.TrimSpace(string(gocache)))
 
 	bundle := filepath.Join(tmp, "bundle")
 	start := time.Now()
@@ -158,10 +163,9 @@ func TestInstallScriptWithoutGo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("mirror sync: %v\n%s", err, out)
 		}
-		srv := httptest.NewServer(offline.Handler(tree))
-		defer srv.Close()
+		url := disttest.Serve(t, tree)
 		dir := filepath.Join(t.TempDir(), "go")
-		script := "curl -fsSL " + srv.URL + "/install.sh | GOSTRAP_TREE=" + srv.URL + " dash -s -- 1.22.3 --dir " + dir
+		script := "curl -fsSL " + url + "/install.sh | GOSTRAP_TREE=" + url + " dash -s -- 1.22.3 --dir " + dir
 		start := time.Now()
 		out, err = run([]string{"dash", "-c", script}, clean(t.TempDir()))
 		if err != nil {

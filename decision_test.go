@@ -74,6 +74,9 @@ func TestEverySourceDown(t *testing.T) {
 	defer notFound.Close()
 	o.GOPROXY = notFound.URL
 	o.ProbeTimeout = 500 * time.Millisecond
+	// The blackholed mirror, demoted by its probe, is still tried with the download's budgets
+	// (a connect and its retries): a short connect timeout keeps that to seconds, not 4 x 10 s.
+	o.Download.ConnectTimeout = 500 * time.Millisecond
 	rep, err := install(t, mustInstaller(t, o), "1.22.3")
 	if err == nil || rep.ExitCode() != ExitNoSource {
 		t.Fatalf("exit %d: %v", rep.ExitCode(), err)

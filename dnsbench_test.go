@@ -5,9 +5,9 @@ package gostrap
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -45,11 +45,11 @@ func TestDNSDelayBench(t *testing.T) {
 	testnet.Need(t, "dnsmasq")
 	rounds, _ := strconv.Atoi(os.Getenv("GOSTRAP_BENCH_DNS_ROUNDS"))
 	rounds = max(rounds, 1)
-	gobin, err := execLookPath("go")
+	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	curl, err := execLookPath("curl")
+	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Fatal("curl is needed: apt-get install curl")
 	}
@@ -140,14 +140,4 @@ func lastLines(s string, n int) string {
 		}
 	}
 	return s
-}
-
-func execLookPath(name string) (string, error) {
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH", name)
 }

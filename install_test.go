@@ -22,7 +22,11 @@ import (
 func TestMain(m *testing.M) {
 	// No test may reach beyond loopback.
 	os.Setenv(download.TestNetworkEnv, "loopback")
-	os.Exit(m.Run())
+	code := m.Run()
+	if binPath != "" { // gostrapBinary's build
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 var fixture = func() *mirrortest.Fixture {

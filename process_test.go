@@ -28,7 +28,7 @@ import (
 
 var (
 	buildOnce sync.Once
-	binPath   string
+	binPath   string // in a directory of its own, which TestMain removes
 	buildErr  error
 )
 

@@ -2,20 +2,21 @@ package gostrap
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gostrap/gostrap/internal/dist/disttest"
 	"github.com/gostrap/gostrap/internal/mirrortest"
 	"github.com/gostrap/gostrap/offline"
 )
 
 // goVersionThrough runs the go command's own toolchain switch (GOTOOLCHAIN) with GOPROXY at
-// proxy and the test's checksum database, and checks the toolchain it ran.
-func goVersionThrough(t *testing.T, proxy, version string) {
+// proxy and the test's checksum database, and checks the toolchain it ran. It returns the
+// run's GOPATH.
+func goVersionThrough(t *testing.T, proxy, version string) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -31,6 +32,7 @@ func goVersionThrough(t *testing.T, proxy, version string) {
 	if err != nil || !strings.Contains(string(out), "go version "+version+" "+mirrortest.Host.String()) {
 		t.Fatalf("go version through %s: %v\n%s", proxy, err, out)
 	}
+	return filepath.Join(tmp, "gopath")
 }
 
 // Where only a module proxy is reachable, mirror sync makes a complete module proxy tree
@@ -63,14 +65,13 @@ func TestMirrorSyncProxyOnly(t *testing.T) {
 	}
 	s.Close() // nothing but the tree from here on
 
-	served := httptest.NewServer(offline.Handler(out))
-	defer served.Close()
-	po := proxyOnly(t, s, served.URL)
+	served := disttest.Serve(t, out)
+	po := proxyOnly(t, s, served)
 	irep, err := install(t, mustInstaller(t, po), "1.22.3")
 	if err != nil || irep.Verified.Method != "sumdb" {
 		t.Fatalf("gostrap through the served tree: %v %+v", err, irep.Verified)
 	}
-	goVersionThrough(t, served.URL, "go1.22.3")
+	goVersionThrough(t, served, "go1.22.3")
 	goVersionThrough(t, "file://"+filepath.ToSlash(out), "go1.22.3")
 }
 
@@ -99,10 +100,8 @@ func TestMirrorSyncWithoutTheChecksumDatabase(t *testing.T) {
 		t.Fatalf("index.json: %s", index)
 	}
 	s.Close()
-	served := httptest.NewServer(offline.Handler(out))
-	defer served.Close()
 	io := testOptions(t, s)
-	io.Official, io.GOPROXY = []string{served.URL + "/"}, "off"
+	io.Official, io.GOPROXY = []string{disttest.Serve(t, out) + "/"}, "off"
 	irep, err := install(t, mustInstaller(t, io), "1.22.3")
 	if err != nil || irep.Verified.Method != "sha256" {
 		t.Fatalf("install from the served tree: %v %+v", err, irep.Verified)

@@ -56,7 +56,7 @@ func TestSourceArchive(t *testing.T) {
 		has[n] = true
 		switch {
 		case strings.HasSuffix(n, "_test.go"), strings.Contains("/"+n, "/testdata/"), strings.HasPrefix(n, "bench/"),
-			strings.HasPrefix(n, "mirror/mirrortest/"), strings.HasPrefix(n, "internal/dist/winetest/"),
+			strings.HasPrefix(n, "internal/mirrortest/"), strings.HasPrefix(n, "internal/testnet/"), strings.HasPrefix(n, "internal/dist/winetest/"),
 			strings.HasPrefix(n, "internal/dist/disttest/"), n == "internal/dist/main.go", n == dist.ArchivePath,
 			strings.HasSuffix(n, ".md"):
 			t.Errorf("archive holds %s", n)
