@@ -10,7 +10,8 @@ import (
 	"github.com/gostrap/gostrap/verify"
 )
 
-// Report is the record of one install: the --json output (docs/design.md, "CLI contract").
+// Report is the record of one install: the --json output (README.md, "Exit codes and the JSON
+// record"; classes and exit codes in docs/design.md, "Errors").
 type Report struct {
 	Version string `json:"version"`
 	// Platform is what the toolchain was installed for (GOOS/GOARCH).
@@ -91,7 +92,7 @@ type Attempt struct {
 	Resumes int `json:"resumes,omitempty"`
 }
 
-// Exit codes (docs/design.md, "CLI contract").
+// Exit codes (docs/design.md, "Errors").
 const (
 	ExitOK           = 0
 	ExitFailure      = 1

@@ -8,10 +8,8 @@ import (
 	"sync"
 
 	"github.com/gostrap/gostrap/download"
+	"github.com/gostrap/gostrap/verify"
 )
-
-// MaxSumDBDoc caps a checksum-database lookup, tile or tree head.
-const MaxSumDBDoc = 1 << 20
 
 // SumDBRemote reaches a checksum database as the go command does (cmd/go's
 // dbClient.initBase): at the URL GOSUMDB gives, if it gives one; else through the first proxy
@@ -35,7 +33,7 @@ func (r *SumDBRemote) Read(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.Client.Get(ctx, base+path, MaxSumDBDoc)
+	return r.Client.Get(ctx, base+path, verify.MaxSumDBDoc)
 }
 
 // Base is where the database is reached.
@@ -56,7 +54,7 @@ func (r *SumDBRemote) Base(ctx context.Context) (string, error) {
 			if proxy == DirectToolchainBase {
 				return errProxyless
 			}
-			_, err := r.Client.Get(ctx, proxy+"/sumdb/"+r.Name+"/supported", MaxSumDBDoc)
+			_, err := r.Client.Get(ctx, proxy+"/sumdb/"+r.Name+"/supported", verify.MaxSumDBDoc)
 			if err == nil {
 				found = proxy + "/sumdb/" + r.Name
 			}
