@@ -74,14 +74,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := s.open(p)
+	f, st, err := s.open(p)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
+	if !st.Mode().IsRegular() {
 		http.NotFound(w, r)
 		return
 	}
@@ -99,13 +98,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, p, st.ModTime(), f)
 }
 
-// open opens the tree file p (slash-separated, local) for serving. It never leaves the tree and
-// never follows a symbolic link: every element of the path is checked with Lstat inside an
-// os.Root, which itself refuses any path that resolves outside the directory.
-func (s *server) open(p string) (*os.File, error) {
+// open opens the tree file p (slash-separated, local) for serving, and returns what it is. It
+// never leaves the tree and never follows a symbolic link: every element of the path is checked
+// with Lstat inside an os.Root, which itself refuses any path that resolves outside the
+// directory.
+func (s *server) open(p string) (*os.File, fs.FileInfo, error) {
 	root, err := os.OpenRoot(s.dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer root.Close()
 	elems := strings.Split(p, "/")
@@ -113,21 +113,22 @@ func (s *server) open(p string) (*os.File, error) {
 	for i := range elems {
 		st, err := root.Lstat(strings.Join(elems[:i+1], "/"))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if st.Mode()&fs.ModeSymlink != 0 {
-			return nil, fs.ErrNotExist
+			return nil, nil, fs.ErrNotExist
 		}
 		last = st
 	}
 	f, err := root.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A link swapped in between the checks and the open is caught here.
-	if st, err := f.Stat(); err != nil || !os.SameFile(st, last) {
+	st, err := f.Stat()
+	if err != nil || !os.SameFile(st, last) {
 		f.Close()
-		return nil, fs.ErrNotExist
+		return nil, nil, fs.ErrNotExist
 	}
-	return f, nil
+	return f, st, nil
 }
