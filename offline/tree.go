@@ -187,11 +187,7 @@ func (t *Tree) allFiles() ([]string, error) {
 		if d.IsDir() || p == ManifestName {
 			return nil
 		}
-		if !d.Type().IsRegular() {
-			out = append(out, p) // reported as unlisted: a tree holds regular files only
-			return nil
-		}
-		out = append(out, p)
+		out = append(out, p) // a link or other irregular file too: a tree holds regular files only
 		return nil
 	})
 	return out, err
