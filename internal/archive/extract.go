@@ -155,7 +155,7 @@ func (x *Extractor) Close() error {
 }
 
 // name checks an entry name and returns it relative to the prefix. isDir entries may end in
-// "/"; the prefix directory itself comes back as ".".
+// "/"; the prefix directory itself comes back as ".", and a file of its name is refused.
 func (x *Extractor) name(raw string, isDir bool) (string, error) {
 	n := raw
 	if isDir {
@@ -170,6 +170,9 @@ func (x *Extractor) name(raw string, isDir bool) (string, error) {
 		return "", &UnsafeError{raw, "absolute path"}
 	}
 	if n+"/" == x.prefix {
+		if !isDir {
+			return "", &UnsafeError{raw, "file in place of the root directory"}
+		}
 		return ".", nil
 	}
 	rel, ok := strings.CutPrefix(n, x.prefix)

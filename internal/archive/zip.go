@@ -53,9 +53,6 @@ func (x *Extractor) Zip(zr *zip.Reader, ready func(*zip.File) bool) error {
 		if err != nil {
 			return err
 		}
-		if rel == "." {
-			return &UnsafeError{f.Name, "file in place of the root directory"}
-		}
 		if f.UncompressedSize64 > uint64(x.opts.Limits.FileBytes) {
 			return &UnsafeError{f.Name, fmt.Sprintf("declared size %d over the %d-byte limit", f.UncompressedSize64, x.opts.Limits.FileBytes)}
 		}
