@@ -75,11 +75,7 @@ func (l Layout) LockDir() (func(), error) {
 	if err := os.MkdirAll(l.state(), 0o755); err != nil {
 		return nil, &failure.DiskError{Op: "create", Path: l.state(), Err: err}
 	}
-	unlock, err := lockedfile.MutexAt(l.state("lock")).Lock()
-	if err != nil {
-		return nil, &failure.DiskError{Op: "lock", Path: l.state("lock"), Err: err}
-	}
-	return unlock, nil
+	return Lock(context.Background(), l.state("lock"))
 }
 
 // lockVersion takes the lock for installing v: a second install of the same version waits, then
