@@ -28,7 +28,7 @@ type server struct {
 }
 
 // etags reads the manifest's digests, again when it changes (a mirror sync under way). A
-// manifest that does not parse gives no ETags.
+// manifest that does not parse gives no ETags, and is not read again until it changes.
 func (s *server) etags() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -44,14 +44,13 @@ func (s *server) etags() map[string]string {
 		return s.etag
 	}
 	m, err := ParseManifest(data)
+	s.etag, s.mod = map[string]string{}, st.ModTime()
 	if err != nil {
-		return nil
+		return s.etag
 	}
-	s.etag = map[string]string{}
 	for _, f := range m.Files {
 		s.etag[f.Path] = `"` + f.SHA256[:32] + `"`
 	}
-	s.mod = st.ModTime()
 	return s.etag
 }
 
