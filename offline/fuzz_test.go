@@ -9,10 +9,21 @@ import (
 	"time"
 )
 
-const fuzzManifest = `{"format":"gostrap-tree/1","sumdb":"sum.test","entries":[{"version":"go1.22.3","platform":"linux/amd64","module":"v0.0.1-go1.22.3.linux-amd64","h1":"h1:abc=","record":"sumdb/sum.test/lookup/golang.org/toolchain@v0.0.1-go1.22.3.linux-amd64","zip":"golang.org/toolchain/@v/v0.0.1-go1.22.3.linux-amd64.zip"}],"files":[{"path":"sumdb/sum.test/lookup/golang.org/toolchain@v0.0.1-go1.22.3.linux-amd64","size":10,"sha256":"8920ea521bad8f6b7bc377b4824982e011c19af27df88a815e3586ea895f1b36"},{"path":"golang.org/toolchain/@v/v0.0.1-go1.22.3.linux-amd64.zip","size":10,"sha256":"8920ea521bad8f6b7bc377b4824982e011c19af27df88a815e3586ea895f1b36"}]}`
+const fuzzManifest = `{"format":"gostrap-tree/1","sumdb":"sum.test","entries":[{"version":"go1.22.3","platform":"linux/amd64","module":"v0.0.1-go1.22.3.linux-amd64","h1":"h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","record":"sumdb/sum.test/lookup/golang.org/toolchain@v0.0.1-go1.22.3.linux-amd64","zip":"golang.org/toolchain/@v/v0.0.1-go1.22.3.linux-amd64.zip"}],"files":[{"path":"sumdb/sum.test/lookup/golang.org/toolchain@v0.0.1-go1.22.3.linux-amd64","size":10,"sha256":"8920ea521bad8f6b7bc377b4824982e011c19af27df88a815e3586ea895f1b36"},{"path":"golang.org/toolchain/@v/v0.0.1-go1.22.3.linux-amd64.zip","size":10,"sha256":"8920ea521bad8f6b7bc377b4824982e011c19af27df88a815e3586ea895f1b36"}]}`
+
+// fuzzUnproven is an entry synced while the checksum database was unreachable: no h1, no
+// record, an archive an official index vouched for.
+const fuzzUnproven = `{"format":"gostrap-tree/1","sumdb":"sum.test","entries":[{"version":"go1.22.3","platform":"linux/amd64","module":"v0.0.1-go1.22.3.linux-amd64","h1":"","record":"","archive":"go1.22.3.linux-amd64.tar.gz","official_sha256":true}],"files":[{"path":"go1.22.3.linux-amd64.tar.gz","size":10,"sha256":"8920ea521bad8f6b7bc377b4824982e011c19af27df88a815e3586ea895f1b36"}]}`
 
 func FuzzParseManifest(f *testing.F) {
+	// The seeds that reach the checks of an accepted manifest must stay accepted.
+	for _, s := range []string{fuzzManifest, fuzzUnproven} {
+		if _, err := ParseManifest([]byte(s)); err != nil {
+			f.Fatalf("seed refused: %v", err)
+		}
+	}
 	f.Add([]byte(fuzzManifest))
+	f.Add([]byte(fuzzUnproven))
 	f.Add([]byte(strings.Replace(fuzzManifest, `"zip":`, `"archive":"go1.22.3.linux-amd64.tar.gz","zip":`, 1)))
 	f.Add([]byte(strings.Replace(fuzzManifest, `golang.org/toolchain/@v/v0.0.1-go1.22.3.linux-amd64.zip"}]`, `../x"}]`, 1)))
 	f.Add([]byte(strings.Replace(fuzzManifest, `"size":10`, `"size":-1`, 1)))
@@ -55,7 +66,12 @@ func FuzzParseManifest(f *testing.F) {
 			}
 		}
 		for _, e := range m.Entries {
-			if e.Record == "" || !strings.HasPrefix(e.H1, "h1:") {
+			switch {
+			case e.Record == "" && e.H1 == "":
+				if e.Zip != "" || e.Archive == "" || !e.OfficialSHA256 {
+					t.Fatalf("entry %+v with neither a checksum-database record nor an officially vouched archive", e)
+				}
+			case e.Record == "" || !strings.HasPrefix(e.H1, "h1:"):
 				t.Fatalf("entry %+v without a checksum-database record", e)
 			}
 			for _, p := range []string{e.Record, e.Zip, e.Archive} {

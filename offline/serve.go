@@ -28,7 +28,7 @@ type server struct {
 }
 
 // etags reads the manifest's digests, again when it changes (a mirror sync under way). A
-// manifest that does not parse gives no ETags.
+// manifest that does not parse gives no ETags, and is not read again until it changes.
 func (s *server) etags() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -44,14 +44,13 @@ func (s *server) etags() map[string]string {
 		return s.etag
 	}
 	m, err := ParseManifest(data)
+	s.etag, s.mod = map[string]string{}, st.ModTime()
 	if err != nil {
-		return nil
+		return s.etag
 	}
-	s.etag = map[string]string{}
 	for _, f := range m.Files {
 		s.etag[f.Path] = `"` + f.SHA256[:32] + `"`
 	}
-	s.mod = st.ModTime()
 	return s.etag
 }
 
@@ -74,14 +73,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := s.open(p)
+	f, st, err := s.open(p)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
+	if !st.Mode().IsRegular() {
 		http.NotFound(w, r)
 		return
 	}
@@ -99,13 +97,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, p, st.ModTime(), f)
 }
 
-// open opens the tree file p (slash-separated, local) for serving. It never leaves the tree and
-// never follows a symbolic link: every element of the path is checked with Lstat inside an
-// os.Root, which itself refuses any path that resolves outside the directory.
-func (s *server) open(p string) (*os.File, error) {
+// open opens the tree file p (slash-separated, local) for serving, and returns what it is. It
+// never leaves the tree and never follows a symbolic link: every element of the path is checked
+// with Lstat inside an os.Root, which itself refuses any path that resolves outside the
+// directory.
+func (s *server) open(p string) (*os.File, fs.FileInfo, error) {
 	root, err := os.OpenRoot(s.dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer root.Close()
 	elems := strings.Split(p, "/")
@@ -113,21 +112,22 @@ func (s *server) open(p string) (*os.File, error) {
 	for i := range elems {
 		st, err := root.Lstat(strings.Join(elems[:i+1], "/"))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if st.Mode()&fs.ModeSymlink != 0 {
-			return nil, fs.ErrNotExist
+			return nil, nil, fs.ErrNotExist
 		}
 		last = st
 	}
 	f, err := root.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A link swapped in between the checks and the open is caught here.
-	if st, err := f.Stat(); err != nil || !os.SameFile(st, last) {
+	st, err := f.Stat()
+	if err != nil || !os.SameFile(st, last) {
 		f.Close()
-		return nil, fs.ErrNotExist
+		return nil, nil, fs.ErrNotExist
 	}
-	return f, nil
+	return f, st, nil
 }

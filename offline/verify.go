@@ -147,24 +147,27 @@ func (t *Tree) checkDigest(want File) error {
 // checkRelease hashes an entry's zip and archive as the toolchain module and compares with h1.
 func (t *Tree) checkRelease(e Entry, h1 string) error {
 	if e.Zip != "" {
-		f, _, err := t.Check(e.Zip)
+		f, want, err := t.Check(e.Zip)
 		if err != nil {
 			return err
 		}
-		got, err := zipH1(f)
+		got, err := "", errors.New("file does not support random access")
+		if ra, ok := f.(io.ReaderAt); ok {
+			got, err = verify.ZipH1(ra, want.Size)
+		}
 		f.Close()
 		if err != nil || got != h1 {
 			return fmt.Errorf("module zip hashes to %s, the log records %s (%v)", got, h1, err)
 		}
 	}
 	if e.Archive != "" {
-		f, _, err := t.Check(e.Archive)
+		f, want, err := t.Check(e.Archive)
 		if err != nil {
 			return err
 		}
 		var got string
 		if ra, ok := f.(io.ReaderAt); ok && strings.HasSuffix(e.Archive, ".zip") {
-			got, err = verify.ZipArchiveH1(ra, size(f), e.Module)
+			got, err = verify.ZipArchiveH1(ra, want.Size, e.Module)
 		} else {
 			got, err = verify.ArchiveH1(f, e.Module)
 		}
@@ -174,25 +177,4 @@ func (t *Tree) checkRelease(e Entry, h1 string) error {
 		}
 	}
 	return nil
-}
-
-func size(f fs.File) int64 {
-	st, err := f.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-// zipH1 is the h1 of a module zip in the tree.
-func zipH1(f fs.File) (string, error) {
-	ra, ok := f.(io.ReaderAt)
-	if !ok {
-		return "", errors.New("file does not support random access")
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	return verify.ZipH1(ra, st.Size())
 }

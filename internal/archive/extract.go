@@ -96,7 +96,6 @@ type Extractor struct {
 	root   *os.Root
 	dir    string
 	opts   Options
-	prefix string
 	hashes *verify.Hashes
 
 	mu     sync.Mutex
@@ -124,7 +123,7 @@ func New(ctx context.Context, dir string, o Options) (*Extractor, error) {
 	if err != nil {
 		return nil, &failure.DiskError{Op: "open", Path: dir, Err: err}
 	}
-	return &Extractor{ctx: ctx, root: root, dir: dir, opts: o, prefix: o.Prefix, hashes: &verify.Hashes{},
+	return &Extractor{ctx: ctx, root: root, dir: dir, opts: o, hashes: &verify.Hashes{},
 		folded: map[string]string{}, isDir: map[string]bool{}, dirs: map[string]*dirHandle{}}, nil
 }
 
@@ -155,7 +154,7 @@ func (x *Extractor) Close() error {
 }
 
 // name checks an entry name and returns it relative to the prefix. isDir entries may end in
-// "/"; the prefix directory itself comes back as ".".
+// "/"; the prefix directory itself comes back as ".", and a file of its name is refused.
 func (x *Extractor) name(raw string, isDir bool) (string, error) {
 	n := raw
 	if isDir {
@@ -169,12 +168,15 @@ func (x *Extractor) name(raw string, isDir bool) (string, error) {
 	case strings.HasPrefix(n, "/"):
 		return "", &UnsafeError{raw, "absolute path"}
 	}
-	if n+"/" == x.prefix {
+	if n+"/" == x.opts.Prefix {
+		if !isDir {
+			return "", &UnsafeError{raw, "file in place of the root directory"}
+		}
 		return ".", nil
 	}
-	rel, ok := strings.CutPrefix(n, x.prefix)
+	rel, ok := strings.CutPrefix(n, x.opts.Prefix)
 	if !ok {
-		return "", &UnsafeError{raw, "outside the archive's " + strings.TrimSuffix(x.prefix, "/") + " directory"}
+		return "", &UnsafeError{raw, "outside the archive's " + strings.TrimSuffix(x.opts.Prefix, "/") + " directory"}
 	}
 	if !fs.ValidPath(rel) || rel == "." || !filepath.IsLocal(filepath.FromSlash(rel)) {
 		return "", &UnsafeError{raw, "path is not local (.. or empty element)"}

@@ -24,8 +24,6 @@ const (
 	bufPipeChunk  = 128 << 10
 )
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, bufPipeChunk); return &b }}
-
 // chunk is a pooled buffer and how much of it holds data.
 type chunk struct {
 	buf *[]byte
@@ -40,7 +38,7 @@ func NewPipe() *Pipe {
 func (p *Pipe) Write(b []byte) (int, error) {
 	n := 0
 	for len(b) > 0 {
-		bp := chunkPool.Get().(*[]byte)
+		bp := getBuf(bufPipeChunk)
 		k := copy(*bp, b)
 		select {
 		case p.ch <- chunk{bp, k}:
@@ -81,7 +79,7 @@ func (p *Pipe) Read(b []byte) (int, error) {
 	n := copy(b, p.cur)
 	p.cur = p.cur[n:]
 	if len(p.cur) == 0 {
-		chunkPool.Put(p.buf)
+		putBuf(p.buf)
 		p.buf = nil
 	}
 	return n, nil

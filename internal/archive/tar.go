@@ -73,9 +73,6 @@ func (x *Extractor) tar(r io.Reader) (err error) {
 			if err != nil {
 				return err
 			}
-			if rel == "." {
-				return &UnsafeError{hdr.Name, "file in place of the root directory"}
-			}
 			if err := x.claim(hdr.Name, rel, hdr.Size, true); err != nil {
 				return err
 			}

@@ -53,9 +53,6 @@ func (x *Extractor) Zip(zr *zip.Reader, ready func(*zip.File) bool) error {
 		if err != nil {
 			return err
 		}
-		if rel == "." {
-			return &UnsafeError{f.Name, "file in place of the root directory"}
-		}
 		if f.UncompressedSize64 > uint64(x.opts.Limits.FileBytes) {
 			return &UnsafeError{f.Name, fmt.Sprintf("declared size %d over the %d-byte limit", f.UncompressedSize64, x.opts.Limits.FileBytes)}
 		}
@@ -87,8 +84,8 @@ func (x *Extractor) Zip(zr *zip.Reader, ready func(*zip.File) bool) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bp := copyBufs.Get().(*[]byte)
-			defer copyBufs.Put(bp)
+			bp := getBuf(64 << 10) // between an entry's inflated bytes and its file
+			defer putBuf(bp)
 			buf := *bp
 			for {
 				e, ok := take()

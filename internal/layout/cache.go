@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -243,9 +244,9 @@ func (c Cache) UpdateSeen(change func(sn *Seen, readErr error)) error {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return &failure.DiskError{Op: "create", Path: c.Dir, Err: err}
 	}
-	unlock, err := lockedfile.MutexAt(c.SeenFile() + ".lock").Lock()
+	unlock, err := Lock(context.Background(), c.SeenFile()+".lock")
 	if err != nil {
-		return &failure.DiskError{Op: "lock", Path: c.SeenFile() + ".lock", Err: err}
+		return err
 	}
 	defer unlock()
 	sn, rerr := c.ReadSeen()

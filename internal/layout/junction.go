@@ -2,7 +2,6 @@ package layout
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf16"
@@ -115,26 +114,4 @@ func junctionReparseData(target string) ([]byte, error) {
 		off += 2
 	}
 	return b, nil
-}
-
-// parseJunction returns the print name a junction's reparse data holds (the inverse of
-// junctionReparseData, for its tests and for reading a junction back).
-func parseJunction(b []byte) (string, error) {
-	le := binary.LittleEndian
-	if len(b) < 16 || le.Uint32(b) != ioReparseTagMountPoint {
-		return "", errors.New("not a junction's reparse data")
-	}
-	if int(le.Uint16(b[4:]))+8 > len(b) {
-		return "", errors.New("junction reparse data is truncated")
-	}
-	buf := b[16:]
-	off, n := int(le.Uint16(b[12:])), int(le.Uint16(b[14:]))
-	if off+n > len(buf) || off%2 != 0 || n%2 != 0 {
-		return "", errors.New("junction print name out of bounds")
-	}
-	u := make([]uint16, n/2)
-	for i := range u {
-		u[i] = le.Uint16(buf[off+2*i:])
-	}
-	return string(utf16.Decode(u)), nil
 }

@@ -2,9 +2,12 @@ package layout
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 func TestJunctionNames(t *testing.T) {
@@ -69,4 +72,26 @@ func utf16le(s string) []byte {
 		b = append(b, byte(r), byte(r>>8))
 	}
 	return b
+}
+
+// parseJunction returns the print name a junction's reparse data holds: the inverse of
+// junctionReparseData, to test it.
+func parseJunction(b []byte) (string, error) {
+	le := binary.LittleEndian
+	if len(b) < 16 || le.Uint32(b) != ioReparseTagMountPoint {
+		return "", errors.New("not a junction's reparse data")
+	}
+	if int(le.Uint16(b[4:]))+8 > len(b) {
+		return "", errors.New("junction reparse data is truncated")
+	}
+	buf := b[16:]
+	off, n := int(le.Uint16(b[12:])), int(le.Uint16(b[14:]))
+	if off+n > len(buf) || off%2 != 0 || n%2 != 0 {
+		return "", errors.New("junction print name out of bounds")
+	}
+	u := make([]uint16, n/2)
+	for i := range u {
+		u[i] = le.Uint16(buf[off+2*i:])
+	}
+	return string(utf16.Decode(u)), nil
 }

@@ -69,20 +69,16 @@ func (l Layout) state(elem ...string) string {
 	return filepath.Join(append([]string{l.Dir, ".gostrap"}, elem...)...)
 }
 
-// lockDir takes the directory lock: short critical sections that change which toolchains
+// LockDir takes the directory lock: short critical sections that change which toolchains
 // exist or which is current.
 func (l Layout) LockDir() (func(), error) {
 	if err := os.MkdirAll(l.state(), 0o755); err != nil {
 		return nil, &failure.DiskError{Op: "create", Path: l.state(), Err: err}
 	}
-	unlock, err := lockedfile.MutexAt(l.state("lock")).Lock()
-	if err != nil {
-		return nil, &failure.DiskError{Op: "lock", Path: l.state("lock"), Err: err}
-	}
-	return unlock, nil
+	return Lock(context.Background(), l.state("lock"))
 }
 
-// lockVersion takes the lock for installing v: a second install of the same version waits, then
+// LockVersion takes the lock for installing v: a second install of the same version waits, then
 // finds it installed.
 func (l Layout) LockVersion(v string) (func(), error) {
 	return l.LockVersionContext(context.Background(), v)
@@ -97,7 +93,7 @@ func (l Layout) LockVersionContext(ctx context.Context, v string) (func(), error
 	return Lock(ctx, l.state("locks", l.Name(v)+".lock"))
 }
 
-// newStaging makes a fresh staging directory for v, removing what earlier runs that died
+// NewStaging makes a fresh staging directory for v, removing what earlier runs that died
 // mid-install of v left behind (the caller holds v's lock, so nobody else is using them).
 func (l Layout) NewStaging(v string) (string, error) {
 	dir := l.state("staging")
@@ -149,7 +145,7 @@ type Installed struct {
 	Meta     *Meta  `json:"meta,omitempty"`
 }
 
-// intact reports whether v is installed completely: its metadata, VERSION and go command
+// Intact reports whether v is installed completely: its metadata, VERSION and go command
 // are where an install leaves them.
 func (l Layout) Intact(v string) (*Meta, bool) {
 	root := l.GOROOT(v)
@@ -177,7 +173,7 @@ func ExeSuffix(p mirror.Platform) string {
 	return ""
 }
 
-// readVERSION returns the first line of a Go tree's VERSION file.
+// ReadVERSION returns the first line of a Go tree's VERSION file.
 func ReadVERSION(root string) (string, error) {
 	f, err := os.Open(filepath.Join(root, "VERSION"))
 	if err != nil {
@@ -191,7 +187,7 @@ func ReadVERSION(root string) (string, error) {
 	return "", errors.New("empty VERSION file")
 }
 
-// commit renames a verified staging tree into place as v. When v is already installed and
+// Commit renames a verified staging tree into place as v. When v is already installed and
 // intact (another process won the race), the staging tree is removed and false returned. A
 // present but broken tree is moved to the trash first; on any failure the previous state
 // stays as it was. Either way v then becomes current when makeCurrent is set or nothing is
