@@ -8,8 +8,7 @@ import (
 // Buffers are pooled and the bytes in flight are bounded: an install extracts some 250 MB
 // through a few MiB of buffers that are used again and again, so the heap stays small and
 // the garbage collector has little to do (on 2 cores its work is time the inflate does not
-// get). A buffer of each size class comes from its own pool, whatever holds it: a tar file's
-// bytes, a zip writer's copy, a pipe's chunk.
+// get). A buffer of each size class comes from its own pool.
 const (
 	minClass = 10        // the smallest pooled buffer, 1 KiB
 	bufMax   = 256 << 10 // the largest: a file's bytes are handed over whole up to this, in pieces of it beyond
@@ -42,3 +41,6 @@ func getBuf(n int) *[]byte {
 func putBuf(b *[]byte) {
 	bufClasses[sizeClass(cap(*b))].Put(b)
 }
+
+// copyBufs are the buffers of streamed copies (a zip entry's inflated bytes to its file).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}

@@ -24,6 +24,8 @@ const (
 	bufPipeChunk  = 128 << 10
 )
 
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, bufPipeChunk); return &b }}
+
 // chunk is a pooled buffer and how much of it holds data.
 type chunk struct {
 	buf *[]byte
@@ -38,7 +40,7 @@ func NewPipe() *Pipe {
 func (p *Pipe) Write(b []byte) (int, error) {
 	n := 0
 	for len(b) > 0 {
-		bp := getBuf(bufPipeChunk)
+		bp := chunkPool.Get().(*[]byte)
 		k := copy(*bp, b)
 		select {
 		case p.ch <- chunk{bp, k}:
@@ -79,7 +81,7 @@ func (p *Pipe) Read(b []byte) (int, error) {
 	n := copy(b, p.cur)
 	p.cur = p.cur[n:]
 	if len(p.cur) == 0 {
-		putBuf(p.buf)
+		chunkPool.Put(p.buf)
 		p.buf = nil
 	}
 	return n, nil

@@ -84,8 +84,8 @@ func (x *Extractor) Zip(zr *zip.Reader, ready func(*zip.File) bool) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bp := getBuf(64 << 10) // between an entry's inflated bytes and its file
-			defer putBuf(bp)
+			bp := copyBufs.Get().(*[]byte)
+			defer copyBufs.Put(bp)
 			buf := *bp
 			for {
 				e, ok := take()
