@@ -95,19 +95,6 @@ type Env struct {
 	From string `json:"from,omitempty"`
 }
 
-// Env returns the environment for an installed version, or for the current link when raw is
-// empty (so that a later 'gostrap use' takes effect without re-running env).
-func (in *Installer) Env(raw string) (Env, error) {
-	if raw == "" && !in.layout.HasCurrent() {
-		return Env{}, &NotInstalledError{Version: ""}
-	}
-	root, v, err := in.layout.GOROOTFor(raw)
-	if err != nil {
-		return Env{}, err
-	}
-	return Env{Version: v, GOROOT: root, Bin: filepath.Join(root, "bin")}, nil
-}
-
 // Selection is the toolchain a command run in a directory gets (env, exec, which, current): the
 // version asked for, else the one the project's go.mod or .go-version asks for (found as
 // install finds it), else the current one.
@@ -141,16 +128,14 @@ func (in *Installer) Select(raw, dir string) (*Selection, error) {
 			return nil, err
 		}
 		if from == "" {
-			if !in.layout.HasCurrent() {
-				return nil, &NotInstalledError{}
+			root, v, err := in.layout.CurrentGOROOT()
+			if err != nil {
+				return nil, err
 			}
-			v := in.layout.CurrentVersion()
 			sel := &Selection{Version: v, GOROOT: in.layout.GOROOT(v), From: "current",
 				Installed: true, Spec: mirror.Spec{Kind: mirror.Exact, Version: v}}
-			// Without a link that leads to it (a file system without junctions), the
-			// toolchain's own directory is what a shell gets.
-			if link, ok := in.layout.CurrentLink(); ok {
-				sel.Link = link
+			if root != sel.GOROOT {
+				sel.Link = root
 			}
 			return sel, nil
 		}

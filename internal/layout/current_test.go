@@ -98,9 +98,9 @@ func checkCurrent(t *testing.T, l Layout, v string, links bool) {
 		t.Errorf("record %q, %v; want %q", data, err, v+"\n")
 	}
 	link, ok := l.CurrentLink()
-	root, got, err := l.GOROOTFor("")
+	root, got, err := l.CurrentGOROOT()
 	if err != nil || got != v {
-		t.Errorf("GOROOTFor(\"\") = %q, %q, %v", root, got, err)
+		t.Errorf("CurrentGOROOT() = %q, %q, %v", root, got, err)
 	}
 	if links {
 		if !ok {
@@ -216,7 +216,7 @@ func TestJunctionRepair(t *testing.T) {
 	if _, ok := moved.CurrentLink(); ok {
 		t.Fatal("the moved link still leads to the toolchain: test proves nothing")
 	}
-	if root, _, _ := moved.GOROOTFor(""); root != moved.GOROOT("go1.22.3") {
+	if root, _, _ := moved.CurrentGOROOT(); root != moved.GOROOT("go1.22.3") {
 		t.Errorf("GOROOT with a broken link: %q, want %q", root, moved.GOROOT("go1.22.3"))
 	}
 	if err := moved.EnsureCurrent("go1.22.3", false); err != nil {

@@ -530,23 +530,18 @@ func (l Layout) newestExcept(v string) string {
 	return best
 }
 
-// GOROOTFor returns the GOROOT for a version request, or for the current link when raw is empty.
-func (l Layout) GOROOTFor(raw string) (string, string, error) {
-	if raw == "" {
-		if !l.HasCurrent() {
-			return "", "", &NotInstalledError{}
-		}
-		name := l.CurrentVersion()
-		if link, ok := l.CurrentLink(); ok {
-			return link, name, nil
-		}
-		return filepath.Join(l.Dir, name), name, nil
+// CurrentGOROOT returns the current toolchain's version and the GOROOT a shell should get for
+// it: <dir>/current when that link leads to it (a later 'gostrap use' then takes effect), else
+// the toolchain's own directory (a file system without junctions, a broken link).
+func (l Layout) CurrentGOROOT() (root, version string, err error) {
+	if !l.HasCurrent() {
+		return "", "", &NotInstalledError{}
 	}
-	v, err := l.Find(raw)
-	if err != nil {
-		return "", "", err
+	version = l.CurrentVersion()
+	if link, ok := l.CurrentLink(); ok {
+		return link, version, nil
 	}
-	return l.GOROOT(v), v, nil
+	return l.GOROOT(version), version, nil
 }
 
 // Lock takes the file lock at path, shared with every gostrap process, giving up when ctx is
